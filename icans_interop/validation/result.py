@@ -1,0 +1,89 @@
+"""A validation result per file, and its three renderings: text, JSON and OperationOutcome."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from icans_interop.issues import SEVERITY_ORDER, Issue
+
+#: Issue code -> FHIR IssueType (http://hl7.org/fhir/issue-type), for OperationOutcome.
+_FHIR_ISSUE_TYPE = {
+    "unreadable": "structure",
+    "case-invalid": "structure",
+    "missing-required": "required",
+    "invalid-value": "value",
+    "unknown-code": "code-invalid",
+    "unknown-concept-key": "code-invalid",
+    "wrong-role": "code-invalid",
+    "duplicate-uid": "duplicate",
+    "too-deep": "too-costly",
+    "too-large": "too-costly",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    """What validating one file found."""
+
+    file: str
+    kind: str  # "sr", "fhir", "case" or "unknown"
+    issues: tuple[Issue, ...] = field(default_factory=tuple)
+
+    @property
+    def valid(self) -> bool:
+        return not any(i.severity == "error" for i in self.issues)
+
+    def count(self, severity: str) -> int:
+        return sum(1 for i in self.issues if i.severity == severity)
+
+    def sorted_issues(self) -> list[Issue]:
+        return sorted(self.issues, key=lambda i: SEVERITY_ORDER[i.severity])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "kind": self.kind, "valid": self.valid,
+                "issues": [i.to_dict() for i in self.sorted_issues()]}
+
+    def to_text(self) -> str:
+        status = "valid" if self.valid else "INVALID"
+        lines = [f"{self.file}: {status} ({self.kind}; {self.count('error')} errors, "
+                 f"{self.count('warning')} warnings)"]
+        lines += [f"  {issue}" for issue in self.sorted_issues()]
+        return "\n".join(lines)
+
+    def to_operation_outcome(self) -> dict[str, Any]:
+        """A FHIR R4 OperationOutcome (plain JSON) for this file."""
+        issues = [{
+            "severity": issue.severity,
+            "code": _FHIR_ISSUE_TYPE.get(issue.code, "invalid" if issue.severity == "error"
+                                         else "informational"),
+            "details": {"coding": [{"system": "https://fhir.icans-interop.org/CodeSystem/"
+                                              "issue-code", "code": issue.code}],
+                        "text": issue.message},
+            "diagnostics": issue.message,
+            "location": [issue.location],
+            "expression": [issue.location] if issue.location.startswith(
+                ("Bundle", "Observation", "Condition", "DiagnosticReport", "Patient",
+                 "ImagingStudy", "ServiceRequest", "BodyStructure")) else [],
+        } for issue in self.sorted_issues()]
+        for issue in issues:
+            if not issue["expression"]:
+                del issue["expression"]
+        if not issues:
+            issues = [{"severity": "information", "code": "informational",
+                       "diagnostics": f"{self.file}: no issues"}]
+        return {"resourceType": "OperationOutcome", "issue": issues}
+
+
+def render_json(results: Sequence[ValidationResult]) -> str:
+    return json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
+
+
+def render_outcomes(results: Sequence[ValidationResult]) -> str:
+    if len(results) == 1:
+        return json.dumps(results[0].to_operation_outcome(), indent=2, ensure_ascii=False)
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": r.to_operation_outcome()} for r in results]}
+    return json.dumps(bundle, indent=2, ensure_ascii=False)
