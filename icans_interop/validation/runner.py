@@ -1,0 +1,117 @@
+"""Validate many files: collect them, sniff their kind, fan out over processes, summarise."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from icans_interop import sniff
+from icans_interop.issues import Issue, error
+from icans_interop.validation.result import ValidationResult
+
+_SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
+
+
+def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Files named and files under folders named (recursive, sorted), and missing paths."""
+    files: list[Path] = []
+    missing: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+                files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(path)
+    return files, missing
+
+
+def validate_one(path: Path, profile: str = "icans", fhir_version: str = "R4") -> ValidationResult:
+    """Validate one file of any supported kind; never raises."""
+    label = str(path)
+    kind = sniff.kind_of_path(path)
+    try:
+        if kind == "sr":
+            from icans_interop.validation.sr import validate_sr
+
+            return validate_sr(path, profile=profile, file_label=label)  # type: ignore[arg-type]
+        if kind == "fhir":
+            from icans_interop.validation.fhir import validate_fhir
+
+            return validate_fhir(path, version=fhir_version,  # type: ignore[arg-type]
+                                 profile=profile, file_label=label)  # type: ignore[arg-type]
+        if kind == "case":
+            return validate_case(path, profile)
+    except Exception as exc:  # a validator bug must not take the whole batch down
+        return ValidationResult(label, kind, (error(
+            "internal-error", label, f"validator failed: {type(exc).__name__}: {exc}"),))
+    reason = "cannot read the file" if kind == "unreadable" else \
+        "neither DICOM nor JSON (not an SR, FHIR resource or case file)"
+    return ValidationResult(label, "unknown", (error("unreadable", label, reason),))
+
+
+def validate_case(path: Path, profile: str) -> ValidationResult:
+    """Validate a case file (the library's JSON input format)."""
+    from pydantic import ValidationError
+
+    from icans_interop.model import load_case
+    from icans_interop.validation.semantic import check_report
+
+    label = str(path)
+    try:
+        report = load_case(path.read_bytes())
+    except ValidationError as exc:
+        issues: list[Issue] = []
+        for problem in exc.errors():
+            loc = ".".join(str(p) for p in problem["loc"]) or "(root)"
+            code = "unreadable" if problem["type"] == "json_invalid" else "case-invalid"
+            issues.append(error(code, loc, f"{problem['msg']} (got {problem.get('input')!r:.80})"))
+        return ValidationResult(label, "case", tuple(issues))
+    except (OSError, RecursionError) as exc:
+        return ValidationResult(label, "case", (error("unreadable", label, str(exc)),))
+    issues = check_report(report) if profile == "icans" else []
+    return ValidationResult(label, "case", tuple(issues))
+
+
+def _validate_args(args: tuple[Path, str, str]) -> ValidationResult:
+    return validate_one(*args)
+
+
+def validate_many(files: Sequence[Path], *, profile: str = "icans", fhir_version: str = "R4",
+                  jobs: int = 1, progress: bool = False) -> list[ValidationResult]:
+    """Validate files in order; ``jobs`` > 1 uses that many worker processes."""
+    work = [(path, profile, fhir_version) for path in files]
+    results: list[ValidationResult] = []
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, disable=not progress, transient=True) as bar:
+        task = bar.add_task("validating", total=len(work))
+        if jobs <= 1 or len(work) < 2:
+            for item in work:
+                results.append(_validate_args(item))
+                bar.advance(task)
+        else:
+            chunk = max(1, min(64, len(work) // (jobs * 8)))
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                for result in pool.map(_validate_args, work, chunksize=chunk):
+                    results.append(result)
+                    bar.advance(task)
+    return results
+
+
+def summary_table(results: Sequence[ValidationResult]) -> Table:
+    table = Table("kind", "files", "valid", "errors", "warnings", title="Summary")
+    kinds = sorted({r.kind for r in results})
+    for kind in kinds:
+        group = [r for r in results if r.kind == kind]
+        table.add_row(kind, str(len(group)), str(sum(r.valid for r in group)),
+                      str(sum(r.count("error") for r in group)),
+                      str(sum(r.count("warning") for r in group)))
+    return table
