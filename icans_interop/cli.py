@@ -14,9 +14,9 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,6 +25,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 if TYPE_CHECKING:
+    from icans_interop.issues import Issue
     from icans_interop.model import ImagingReport
 
 app = typer.Typer(name="icans-interop", no_args_is_help=True, add_completion=False,
@@ -37,40 +38,40 @@ EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 T = TypeVar("T")
 
 
-class CodesFormat(str, Enum):
+class CodesFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-class SopClass(str, Enum):
+class SopClass(StrEnum):
     comprehensive_3d = "comprehensive-3d"
     enhanced = "enhanced"
     comprehensive = "comprehensive"
 
 
-class FhirVersion(str, Enum):
+class FhirVersion(StrEnum):
     R4 = "R4"
     R5 = "R5"
 
 
-class BundleType(str, Enum):
+class BundleType(StrEnum):
     transaction = "transaction"
     collection = "collection"
 
 
-class Target(str, Enum):
+class Target(StrEnum):
     fhir = "fhir"
     sr = "sr"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     outcome = "outcome"
 
 
-class Profile(str, Enum):
+class Profile(StrEnum):
     icans = "icans"
     base = "base"
 
@@ -154,7 +155,8 @@ def knowledge() -> None:
             f"{p.sequence} {p.signal.lower()}" for p in pattern.sequence_signals))
         key = kb.pattern_key(pattern.name)
         if key in rules:
-            node.add(Text(f"concept keys: sites {', '.join(sorted(rules[key].sites))}", style="dim"))
+            sites = ", ".join(sorted(rules[key].sites))
+            node.add(Text(f"concept keys: sites {sites}", style="dim"))
     tree.add("Clinical signs: " + ", ".join(entry.clinical_signs))
     out.print(tree)
 
@@ -318,7 +320,7 @@ def convert(
     out.print(f"wrote {output}")
 
 
-def _read_any(path: Path, kind: str) -> tuple[ImagingReport | None, list[Any]]:
+def _read_any(path: Path, kind: str) -> tuple[ImagingReport | None, list[Issue]]:
     if kind == "sr":
         from icans_interop import dicom
 

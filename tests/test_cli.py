@@ -74,7 +74,7 @@ def test_schema_is_json() -> None:
 def test_knowledge_shows_nesting() -> None:
     result = runner.invoke(app, ["knowledge"])
     assert result.exit_code == 0
-    assert "Cerebrum › Temporal lobe › Hippocampus" in result.stdout
+    assert "Cerebrum \u203a Temporal lobe \u203a Hippocampus" in result.stdout
     assert "Leptomeningeal enhancement" in result.stdout
 
 

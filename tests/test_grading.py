@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from icans_interop.grading import (
     compute_grade,
     effective_grade,
-    ice_grade,
     icd10cm_key,
+    ice_grade,
 )
 from icans_interop.model import IceItems, NeuroAssessment
 

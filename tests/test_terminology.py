@@ -171,7 +171,7 @@ def test_unknown_key() -> None:
 
 def test_malformed_table_is_rejected() -> None:
     header = "key,role,label,system,scheme,code,display,dicom_meaning,use,source\n"
-    with pytest.raises(TerminologyError, match="x.csv line 2: use 'sometimes'"):
+    with pytest.raises(TerminologyError, match=r"x\.csv line 2: use 'sometimes'"):
         terminology.build({"x.csv": header + "a,r,A,s,,1,d,,sometimes,src\n"})
     with pytest.raises(TerminologyError, match="header must be"):
         terminology.build({"x.csv": "key,code\n"})
