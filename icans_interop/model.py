@@ -19,9 +19,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from icans_interop import terminology
 
@@ -50,33 +54,47 @@ Uid = Annotated[str, AfterValidator(_check_uid),
                 WithJsonSchema({"type": "string", "pattern": _UID_RE.pattern, "maxLength": 64})]
 
 
-def _role_key(role: str) -> Any:
-    """An annotated ``str`` that must be a concept key of ``role``."""
+class RoleKey:
+    """Pydantic marker: the annotated ``str`` must be a concept key of ``role``.
 
-    def check(value: str) -> str:
-        terminology.load().require(value, role)
-        return value
+    Validation looks the key up in the terminology; the JSON Schema lists the allowed keys.
+    """
 
-    keys = list(terminology.load().keys(role))
-    return Annotated[str, AfterValidator(check),
-                     WithJsonSchema({"type": "string", "enum": keys,
-                                     "description": f"concept key of role {role!r}"})]
+    __slots__ = ("role",)
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> core_schema.CoreSchema:
+        role = self.role
+
+        def check(value: str) -> str:
+            terminology.load().require(value, role)
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "enum": list(terminology.load().keys(self.role)),
+                "description": f"concept key of role {self.role!r}"}
 
 
-AnatomyKey = _role_key("anatomy")
-PatternKey = _role_key("pattern")
-SequenceKey = _role_key("mr_sequence")
-SignalKey = _role_key("signal")
-LateralityKey = _role_key("laterality")
-DistributionKey = _role_key("distribution")
-NumberKey = _role_key("number")
-MorphologyKey = _role_key("morphology")
-ProcedureKey = _role_key("procedure")
-SignKey = _role_key("clinical_sign")
-ConsciousnessKey = _role_key("consciousness")
-SeizureKey = _role_key("seizure_status")
-MotorKey = _role_key("motor_status")
-IcpKey = _role_key("icp_finding")
+AnatomyKey = Annotated[str, RoleKey("anatomy")]
+PatternKey = Annotated[str, RoleKey("pattern")]
+SequenceKey = Annotated[str, RoleKey("mr_sequence")]
+SignalKey = Annotated[str, RoleKey("signal")]
+LateralityKey = Annotated[str, RoleKey("laterality")]
+DistributionKey = Annotated[str, RoleKey("distribution")]
+NumberKey = Annotated[str, RoleKey("number")]
+MorphologyKey = Annotated[str, RoleKey("morphology")]
+ProcedureKey = Annotated[str, RoleKey("procedure")]
+SignKey = Annotated[str, RoleKey("clinical_sign")]
+ConsciousnessKey = Annotated[str, RoleKey("consciousness")]
+SeizureKey = Annotated[str, RoleKey("seizure_status")]
+MotorKey = Annotated[str, RoleKey("motor_status")]
+IcpKey = Annotated[str, RoleKey("icp_finding")]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
