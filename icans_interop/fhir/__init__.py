@@ -1,0 +1,37 @@
+"""FHIR adapter for ICANS imaging reports.
+
+* :func:`write` — a report as a ``fhir.resources`` Bundle model (R4 via ``fhir.resources.R4B``
+  declared as FHIR 4.0.1 content, or R5 with the HL7 DICOM SR IG profiles);
+  :func:`write_json` — the same bundle directly as compact JSON text (faster);
+* :func:`read` — a Bundle (model, dict, JSON text or bytes; ours or another producer's) back
+  into a report plus issues, never raising;
+* :func:`to_json` — compact JSON of a bundle model (the same text as fhir.resources'
+  ``model_dump_json``, produced several times faster).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from icans_interop.fhir.reader import read
+from icans_interop.fhir.writer import (
+    BundleType,
+    Version,
+    build,
+    model_to_json,
+    write,
+    write_json,
+)
+
+
+def to_json(bundle: Any) -> str:
+    """Compact FHIR JSON of a bundle: a fhir.resources model, or a plain JSON dict."""
+    if isinstance(bundle, dict):
+        return json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
+    if not hasattr(bundle, "model_dump_json"):
+        raise TypeError(f"cannot serialise {type(bundle).__name__} as FHIR JSON")
+    return model_to_json(bundle)
+
+
+__all__ = ["BundleType", "Version", "build", "read", "to_json", "write", "write_json"]
