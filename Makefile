@@ -25,7 +25,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/icans-interop report $(CASE) --sr $(OUT)/example-sr.dcm --fhir $(OUT)/example-r4.json
 	$(BIN)/icans-interop report $(CASE) --fhir $(OUT)/example-r5.json --fhir-version R5
 	$(BIN)/icans-interop validate $(OUT)/example-sr.dcm $(OUT)/example-r4.json
-	$(BIN)/icans-interop validate --fhir-version R5 $(OUT)/example-r5.json
+	$(BIN)/icans-interop validate $(OUT)/example-r5.json
 
 ## test: install with test extras, lint, type-check and run the whole suite
 test: $(VENV)/.installed-test lint typecheck

@@ -55,6 +55,12 @@ class FhirVersion(StrEnum):
     R5 = "R5"
 
 
+class FhirVersionIn(StrEnum):
+    auto = "auto"
+    R4 = "R4"
+    R5 = "R5"
+
+
 class BundleType(StrEnum):
     transaction = "transaction"
     collection = "collection"
@@ -255,9 +261,12 @@ def _write_sr(report: ImagingReport, path: Path, sop_class: SopClass,
             images.append(dcmread(image, stop_before_pixels=True))
         except (OSError, InvalidDicomError) as exc:
             raise fail(f"{image}: not a readable DICOM file ({exc})") from None
-    dataset = dicom.write(report, sop_class=sop_class.value, source_images=images or None)
+    try:
+        dataset = dicom.write(report, sop_class=sop_class.value, source_images=images or None)
+    except ValueError as exc:  # EncodingError: a value DICOM cannot carry; nothing written
+        raise fail(f"cannot write the SR: {exc}", EXIT_INVALID) from None
     with atomic_output(path) as tmp:
-        dataset.save_as(tmp, enforce_file_format=True)
+        tmp.write_bytes(dicom.to_bytes(dataset))
 
 
 def _write_fhir(report: ImagingReport, path: Path, version: FhirVersion,
@@ -341,8 +350,9 @@ def validate(
     OutputFormat.text,
     profile: Annotated[Profile, typer.Option(help="icans adds the ICANS semantic rules.")] =
     Profile.icans,
-    fhir_version: Annotated[FhirVersion, typer.Option(help="FHIR version of JSON inputs.")] =
-    FhirVersion.R4,
+    fhir_version: Annotated[FhirVersionIn, typer.Option(
+        help="FHIR version of JSON inputs; auto: R5 when a resource claims the dicom-sr IG "
+             "profiles or fhirVersion 5.x, else R4.")] = FhirVersionIn.auto,
     jobs: Annotated[int, typer.Option(min=1, max=64, help="Parallel worker processes.")] = 1,
 ) -> None:
     """Validate DICOM SR and FHIR files; exit 0 no errors, 1 errors, 2 unreadable/usage."""

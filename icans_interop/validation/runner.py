@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -33,7 +34,8 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     return files, missing
 
 
-def validate_one(path: Path, profile: str = "icans", fhir_version: str = "R4") -> ValidationResult:
+def validate_one(path: Path, profile: str = "icans", fhir_version: str = "auto"
+                 ) -> ValidationResult:
     """Validate one file of any supported kind; never raises."""
     label = str(path)
     kind = sniff.kind_of_path(path)
@@ -45,7 +47,8 @@ def validate_one(path: Path, profile: str = "icans", fhir_version: str = "R4") -
         if kind == "fhir":
             from icans_interop.validation.fhir import validate_fhir
 
-            return validate_fhir(path, version=fhir_version,  # type: ignore[arg-type]
+            version = detect_fhir_version(path) if fhir_version == "auto" else fhir_version
+            return validate_fhir(path, version=version,  # type: ignore[arg-type]
                                  profile=profile, file_label=label)  # type: ignore[arg-type]
         if kind == "case":
             return validate_case(path, profile)
@@ -55,6 +58,21 @@ def validate_one(path: Path, profile: str = "icans", fhir_version: str = "R4") -
     reason = "cannot read the file" if kind == "unreadable" else \
         "neither DICOM nor JSON (not an SR, FHIR resource or case file)"
     return ValidationResult(label, "unknown", (error("unreadable", label, reason),))
+
+
+_R5_MARKERS = (re.compile(rb'"fhirVersion"\s*:\s*"5'),
+               re.compile(rb"http://hl7\.org/fhir/uv/dicom-sr/StructureDefinition/"))
+_SNIFF_BYTES = 1 << 20
+
+
+def detect_fhir_version(path: Path) -> str:
+    """R5 when the first MiB claims the dicom-sr IG profiles or fhirVersion 5.x; else R4."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError:
+        return "R4"
+    return "R5" if any(m.search(head) for m in _R5_MARKERS) else "R4"
 
 
 def validate_case(path: Path, profile: str) -> ValidationResult:
@@ -84,7 +102,7 @@ def _validate_args(args: tuple[Path, str, str]) -> ValidationResult:
     return validate_one(*args)
 
 
-def validate_many(files: Sequence[Path], *, profile: str = "icans", fhir_version: str = "R4",
+def validate_many(files: Sequence[Path], *, profile: str = "icans", fhir_version: str = "auto",
                   jobs: int = 1, progress: bool = False) -> list[ValidationResult]:
     """Validate files in order; ``jobs`` > 1 uses that many worker processes."""
     work = [(path, profile, fhir_version) for path in files]
