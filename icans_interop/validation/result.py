@@ -21,6 +21,16 @@ _FHIR_ISSUE_TYPE = {
     "duplicate-uid": "duplicate",
     "too-deep": "too-costly",
     "too-large": "too-costly",
+    "too-many-issues": "too-costly",
+    "not-in-value-set": "code-invalid",
+    "code-unknown": "code-invalid",
+    "code-not-billable": "code-invalid",
+    "invariant-failed": "invariant",
+    "dangling-reference": "not-found",
+    "unresolved-reference": "not-found",
+    "reference-wrong-type": "structure",
+    "grade-mismatch": "business-rule",
+    "contradiction": "business-rule",
 }
 
 

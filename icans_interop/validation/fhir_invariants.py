@@ -1,0 +1,227 @@
+"""Core FHIR invariants (constraints) of the resource types we exchange, with fhirpathpy.
+
+The invariants come from ``data/fhir-r4-invariants.json`` (generated from the R4 definitions by
+``tools/gen_fhir_tables.py``), keyed by type: resources (``Observation``), backbone elements
+(``Observation.referenceRange``) and datatypes (``Quantity``, ``Period``...). Each is marked
+with how it is evaluated:
+
+* ``fhirpath``: compiled once with :func:`fhirpathpy.compile` (on first use) and evaluated on
+  every node of that type the walk found. An invariant *fails* only when its expression gives
+  ``false``; an empty result passes (as in the reference validator). ``guard`` lists JSON
+  properties such that a node with none of them passes without evaluation (computed by the
+  generator from the expression and checked on an empty node); ``passIfAbsent`` lists sets
+  of properties of which a node lacking any one set passes (a disjunct ``x.empty()``).
+* ``native``: checked in Python elsewhere (ele-1 and ext-1 while walking, txt-1/txt-2 below,
+  ref-1 and the per-entry Bundle rules bdl-3/4/5/7/8 with the references), each with the
+  reason in the table.
+* ``skipped``: fhirpathpy cannot evaluate it; the reason is in the table, never a silent pass.
+
+Best-practice constraints (dom-6, "a resource should have narrative") are guidelines, not
+conformance rules, and are not reported.
+
+There are no R5 invariant tables: no R5 definitions are available offline, so for R5 only the
+native checks run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+from icans_interop.issues import Issue, Severity, error, information, warning
+from icans_interop.validation.fhir_structure import Walk
+
+FhirPathFn = Callable[..., list[Any]]
+
+
+def _has_value(inputs: list[Any]) -> list[bool]:
+    """FHIRPath ``hasValue()``: one primitive with a value (fhirpathpy lacks it)."""
+    if len(inputs) != 1:
+        return [False]
+    item = inputs[0]
+    return [item is not None and not isinstance(item, dict | list)]
+
+
+#: Options every expression is compiled with: hasValue() added, trace() silenced.
+COMPILE_OPTIONS: Final[dict[str, Any]] = {
+    "userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: []}}},
+    "traceFn": lambda *_args: None,
+    "returnRawData": True,
+}
+
+INVARIANT_CODE: Final = "invariant-failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Invariant:
+    type_path: str
+    key: str
+    severity: str
+    human: str
+    expression: str
+    evaluator: str
+    best_practice: bool
+    guard: frozenset[str] | None
+    pass_if_absent: tuple[frozenset[str], ...]
+    element: str | None
+    reason: str
+
+
+@cache
+def table(version: str) -> dict[str, tuple[Invariant, ...]]:
+    """Invariants by type path for ``version`` (empty for R5: no definitions offline)."""
+    if version != "R4":
+        return {}
+    text = resources.files("icans_interop.data").joinpath(
+        "fhir-r4-invariants.json").read_text("utf-8")
+    data = json.loads(text)
+    out: dict[str, tuple[Invariant, ...]] = {}
+    for type_path, items in data["invariants"].items():
+        out[type_path] = tuple(Invariant(
+            type_path=type_path, key=item["key"], severity=item["severity"],
+            human=item["human"], expression=item["expression"],
+            evaluator=item["evaluator"], best_practice=bool(item.get("bestPractice")),
+            guard=frozenset(item["guard"]) if "guard" in item else None,
+            pass_if_absent=tuple(frozenset(keys) for keys in item.get("passIfAbsent", ())),
+            element=item.get("element"), reason=item.get("reason", ""),
+        ) for item in items)
+    return out
+
+
+def skipped(version: str = "R4") -> list[Invariant]:
+    """Invariants that fhirpathpy cannot evaluate and that are not checked natively."""
+    return [i for items in table(version).values() for i in items if i.evaluator == "skipped"]
+
+
+#: Compiled expressions by text (dom-2 on eleven resource types is compiled once).
+_COMPILED: dict[str, FhirPathFn] = {}
+
+
+def _model() -> Any:
+    from fhirpathpy.models import models
+
+    return models["r4"]
+
+
+def compiled(invariant: Invariant) -> FhirPathFn:
+    """The compiled expression of an invariant (compiled once per process)."""
+    key = invariant.expression
+    fn = _COMPILED.get(key)
+    if fn is None:
+        import fhirpathpy
+
+        fn = fhirpathpy.compile(invariant.expression, _model(), options=COMPILE_OPTIONS)
+        _COMPILED[key] = fn
+    return fn
+
+
+def _issue(invariant: Invariant, location: str, detail: str = "") -> Issue:
+    message = f"{invariant.key}: {invariant.human}"
+    if detail:
+        message += f" ({detail})"
+    maker = {"error": error, "warning": warning}.get(invariant.severity, information)
+    return maker(INVARIANT_CODE, location, message)
+
+
+def check(walk: Walk, version: str) -> list[Issue]:
+    """Evaluate the FHIRPath invariants on every typed node the walk recorded."""
+    invariants = table(version)
+    if not invariants:
+        return []
+    from fhirpathpy.engine.nodes import ResourceNode
+
+    issues: list[Issue] = []
+    for visit in walk.typed:
+        items = invariants.get(visit.type_path)
+        if not items:
+            continue
+        node = visit.node
+        keys = node.keys()
+        wrapped: Any = None
+        for invariant in items:
+            if invariant.evaluator != "fhirpath" or invariant.best_practice or \
+                    invariant.element is not None:
+                continue
+            if invariant.guard is not None and invariant.guard.isdisjoint(keys):
+                continue
+            if any(absent.isdisjoint(keys) for absent in invariant.pass_if_absent):
+                continue
+            if wrapped is None:
+                wrapped = ResourceNode.create_node(  # type: ignore[no-untyped-call]
+                    node, visit.type_path)
+            env = {"resource": visit.resource.data, "rootResource": visit.resource.root.data}
+            try:
+                result = compiled(invariant)(wrapped, env)
+            except Exception as exc:
+                issues.append(information(
+                    "invariant-not-evaluated", visit.path,
+                    f"{invariant.key} could not be evaluated on this element "
+                    f"({type(exc).__name__}: {str(exc)[:120]})"))
+                continue
+            if _fails(result):
+                issues.append(_issue(invariant, visit.path,
+                                     f"expression: {invariant.expression}"))
+    return issues
+
+
+def _fails(result: Sequence[Any]) -> bool:
+    return len(result) == 1 and result[0] is False
+
+
+# ------------------------------------------------------------------------------------------
+# Narrative (txt-1, txt-2): htmlChecks() in Python.
+
+XHTML_NS: Final = "http://www.w3.org/1999/xhtml"
+#: Elements FHIR narrative may not contain (active or external content, forms, frames).
+_FORBIDDEN_ELEMENTS: Final = frozenset({
+    "script", "style", "form", "input", "button", "select", "textarea", "iframe", "frame",
+    "frameset", "object", "embed", "applet", "base", "link", "meta", "head", "body", "html",
+    "title", "noscript", "svg", "math"})
+_ACTIVE_ATTRIBUTE: Final = re.compile(r"^on", re.IGNORECASE)
+
+
+def narrative_issues(div: Any, location: str, severity: Severity = "error") -> list[Issue]:
+    """txt-1 (allowed XHTML) and txt-2 (some content) for one ``Narrative.div`` value."""
+    if not isinstance(div, str):
+        return []
+    make = error if severity == "error" else warning
+    if "<!DOCTYPE" in div.upper() or "<!ENTITY" in div.upper():
+        return [make(INVARIANT_CODE, location,
+                     "txt-1: the narrative SHALL be XHTML without a DOCTYPE or entity "
+                     "declarations")]
+    try:
+        root = ET.fromstring(div)
+    except ET.ParseError as exc:
+        return [make(INVARIANT_CODE, location,
+                     f"txt-1: the narrative is not well-formed XHTML ({exc})")]
+    problems: list[Issue] = []
+    if root.tag != f"{{{XHTML_NS}}}div":
+        problems.append(make(INVARIANT_CODE, location,
+                             f"txt-1: the narrative root must be a <div> in the XHTML namespace "
+                             f"{XHTML_NS}, found {root.tag!r}"))
+    has_content = False
+    for element in root.iter():
+        tag = element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+        if tag.lower() in _FORBIDDEN_ELEMENTS:
+            problems.append(make(INVARIANT_CODE, location,
+                                 f"txt-1: the narrative contains a <{tag}> element, which FHIR "
+                                 "narrative does not allow"))
+        for attribute in element.attrib:
+            name = attribute.rsplit("}", 1)[-1]
+            if _ACTIVE_ATTRIBUTE.match(name):
+                problems.append(make(INVARIANT_CODE, location,
+                                     f"txt-1: the narrative has an event attribute {name!r} "
+                                     f"on <{tag}>"))
+        if tag == "img" or (element.text and element.text.strip()) or \
+                (element is not root and element.tail and element.tail.strip()):
+            has_content = True
+    if not has_content:
+        problems.append(make(INVARIANT_CODE, location,
+                             "txt-2: the narrative SHALL have some non-whitespace content"))
+    return problems

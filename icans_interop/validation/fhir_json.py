@@ -1,0 +1,166 @@
+"""Safe JSON loading for the FHIR validator: size and depth guards before ``json.loads``.
+
+Python's ``json`` module recurses once per nesting level, so a 10,000-deep array would raise
+``RecursionError`` (or worse, exhaust the stack of later tree walks). The nesting depth is
+therefore measured first, without recursion: strings are blanked with one linear regular
+expression and the brackets that remain are counted. Inputs larger than :data:`MAX_BYTES`
+are refused before they are read whole.
+
+Beyond RFC 8259, FHIR JSON forbids duplicate property names; they are reported (the last
+value is kept, as ``json`` does). ``NaN``/``Infinity`` are not JSON and are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from itertools import accumulate
+from pathlib import Path
+from typing import Any, Final
+
+from icans_interop.issues import Issue, error
+
+#: Largest input accepted, in bytes (a FHIR Bundle with embedded PDFs stays well below).
+MAX_BYTES: Final = 16 * 1024 * 1024
+#: Deepest JSON nesting accepted (objects and arrays). FHIR resources rarely pass 30.
+MAX_DEPTH: Final = 100
+
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+_DELTA: Final = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+@dataclass(slots=True)
+class Loaded:
+    """The parsed JSON (None when it could not be read) and the issues found reading it."""
+
+    data: Any = None
+    issues: list[Issue] = field(default_factory=list)
+    label: str = "<input>"
+    size: int = 0
+
+
+def max_depth(raw: bytes) -> int:
+    """Deepest nesting of ``[``/``{`` in JSON bytes, ignoring brackets inside strings."""
+    brackets = _STRING.sub(b"", raw).translate(None, _BRACKETS)
+    if not brackets:
+        return 0
+    return max(accumulate(_DELTA[b] for b in brackets))
+
+
+def _location(exc: json.JSONDecodeError) -> str:
+    return f"line {exc.lineno}, column {exc.colno}"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class _DuplicateKeys:
+    """object_pairs_hook that keeps the last value and remembers duplicated names."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(pairs)
+        if len(result) != len(pairs):
+            seen: set[str] = set()
+            for key, _value in pairs:
+                if key in seen:
+                    self.names.append(key)
+                seen.add(key)
+        return result
+
+
+def read_source(source: str | Path | bytes | bytearray, label: str | None,
+                max_bytes: int = MAX_BYTES) -> tuple[bytes | None, Loaded]:
+    """The bytes of ``source`` (a path, JSON text or bytes), or None with an issue."""
+    loaded = Loaded()
+    if isinstance(source, bytes | bytearray):
+        loaded.label = label or "<bytes>"
+        raw = bytes(source)
+    elif isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
+        loaded.label = label or "<text>"
+        raw = source.encode("utf-8", "surrogatepass")
+    else:
+        path = Path(source)
+        loaded.label = label or str(path)
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                loaded.size = size
+                loaded.issues.append(error(
+                    "too-large", loaded.label,
+                    f"the file is {size:,} bytes; the FHIR validator reads at most "
+                    f"{max_bytes:,}"))
+                return None, loaded
+            with path.open("rb") as handle:
+                raw = handle.read(max_bytes + 1)
+        except OSError as exc:
+            loaded.issues.append(error("unreadable", loaded.label,
+                                       f"cannot read the file: {exc.strerror or exc}"))
+            return None, loaded
+        except ValueError as exc:  # a NUL byte or a lone surrogate in the path
+            loaded.issues.append(error("unreadable", loaded.label,
+                                       f"not a usable file name or JSON text: {exc}"))
+            return None, loaded
+    loaded.size = len(raw)
+    if len(raw) > max_bytes:
+        loaded.issues.append(error(
+            "too-large", loaded.label,
+            f"the input is {len(raw):,} bytes or more; the FHIR validator reads at most "
+            f"{max_bytes:,}"))
+        return None, loaded
+    return raw, loaded
+
+
+def load(source: str | Path | bytes | bytearray, label: str | None = None, *,
+         max_bytes: int = MAX_BYTES, max_nesting: int = MAX_DEPTH) -> Loaded:
+    """Parse JSON safely; never raises for bad input (issues say what is wrong)."""
+    raw, loaded = read_source(source, label, max_bytes)
+    if raw is None:
+        return loaded
+    return parse_bytes(raw, loaded, max_nesting)
+
+
+def parse_bytes(raw: bytes, loaded: Loaded, max_nesting: int = MAX_DEPTH) -> Loaded:
+    where = loaded.label
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        loaded.issues.append(error(
+            "unreadable", f"byte {exc.start}",
+            f"not UTF-8 text: byte {raw[exc.start:exc.start + 1]!r} at offset {exc.start} "
+            "(FHIR JSON is UTF-8)"))
+        return loaded
+    if not text.strip():
+        loaded.issues.append(error("unreadable", where, "the input is empty"))
+        return loaded
+    depth = max_depth(raw)
+    if depth > max_nesting:
+        loaded.issues.append(error(
+            "too-deep", where,
+            f"JSON nested {depth} levels deep; the FHIR validator accepts at most "
+            f"{max_nesting}"))
+        return loaded
+    hook = _DuplicateKeys()
+    try:
+        data = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        loaded.issues.append(error("unreadable", _location(exc),
+                                   f"invalid JSON ({exc.msg}) at line {exc.lineno}, column "
+                                   f"{exc.colno} (character {exc.pos})"))
+        return loaded
+    except (ValueError, RecursionError) as exc:
+        loaded.issues.append(error("unreadable", where, f"invalid JSON: {exc}"))
+        return loaded
+    for name in dict.fromkeys(hook.names):
+        loaded.issues.append(error("invalid-value", where,
+                                   f"JSON property {name!r} appears twice in one object "
+                                   "(FHIR JSON forbids duplicate properties)"))
+    loaded.data = data
+    return loaded
