@@ -1,0 +1,211 @@
+"""Code level of SR validation: every Code Sequence item of the file.
+
+For each item of any ``...CodeSequence`` (concept names, coded values, units, header codes):
+
+* the Code Sequence Macro (PS3.3 Table 8.8-1): a Code Value (or Long Code Value, or URN Code
+  Value), a Coding Scheme Designator (unless URN) and a Code Meaning must be present;
+* the Coding Scheme Designator must be one of PS3.16 Table 8-1 (:data:`STANDARD_SCHEMES`) or
+  be declared in the Coding Scheme Identification Sequence (0008,0110) (``unknown-scheme``);
+* a ``DCM`` code must exist in PS3.16 (pydicom's concept dictionary, DICOM 2024c, plus the DCM
+  codes the template table cites from later editions) (``code-unknown``);
+* an ``SCT`` code must be a well-formed SNOMED CT concept id (partition, Verhoeff check digit)
+  and an ``LN`` code a well-formed LOINC code (mod-10 check digit) (``code-unknown``); a
+  well-formed id that pydicom's subset does not list is *not* reported;
+* the Code Meaning of a DCM or SCT code that PS3.16 lists must be one of PS3.16's meanings for
+  it, ignoring case and a SNOMED semantic tag such as ``(qualifier value)``
+  (``display-mismatch``, a warning).
+
+Results are cached per (value, scheme, meaning) bytes, so repeated codes cost a dict lookup.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Final, cast
+
+from icans_interop import codecheck
+from icans_interop.issues import Severity
+from icans_interop.validation import sr_dicom
+from icans_interop.validation.sr_dicom import Item, Parsed
+from icans_interop.validation.sr_tree import Report, Tree
+
+_CODE_VALUE: Final = 0x00080100
+_SCHEME: Final = 0x00080102
+_MEANING: Final = 0x00080104
+_LONG_CODE_VALUE: Final = 0x00080119
+_URN_CODE_VALUE: Final = 0x00080120
+_SCHEME_IDENTIFICATION: Final = 0x00080110
+
+#: Coding Scheme Designators of PS3.16 Table 8-1 (as mirrored by the HL7/DICOM "Coding
+#: Schemes" CodeSystem and Weasis' 2024 CodingScheme table) plus every scheme in pydicom's
+#: concept dictionaries. SRT and SNM3 are retired but still listed.
+STANDARD_SCHEMES: Final = frozenset({
+    "99SDM", "ACR", "ASTM-sigpurpose", "BARI", "BI", "C4", "C5", "caDSR", "CD2", "CTV3", "DC",
+    "DCM", "DCMUID", "FMA", "HPC", "I10", "I10C", "I10P", "I11", "I9", "I9C", "IBSI", "ICDO3",
+    "IETF4646", "ISO3166_1", "ISO5218_1", "ISO639_1", "ISO639_2", "ISO_OID", "ITIS_TSN", "LN",
+    "MA", "MAYOASRG", "MDC", "MDNS", "MGI", "MSH", "NBD", "NBG", "NCDR", "NCIt", "NDC", "NEU",
+    "NICIP", "NPI", "NYUMCCG", "PATHLEX", "POS", "PUBCHEM_CID", "RADELEMENT", "RADLEX",
+    "RFC-3881", "RFC3066", "RFC5646", "RO", "RRID", "RXNORM", "SCPECG", "SCT", "SNM3", "SRT",
+    "UBERON", "UCUM", "UMLS", "UNS", "UPC",
+})
+
+_SEMANTIC_TAG = re.compile(r"\s*\([a-z][a-z /-]*\)$")
+
+Finding = tuple[Severity, str, str]  # (severity, issue code, message)
+
+
+@lru_cache(maxsize=1)
+def _standard_meanings() -> dict[str, dict[str, frozenset[str]]]:
+    """scheme -> code -> meanings (casefolded, semantic tag removed) from pydicom."""
+    from pydicom.sr._concepts_dict import concepts
+
+    from icans_interop.validation.sr_template import known_dcm_codes
+
+    tables = cast(dict[str, dict[str, dict[str, tuple[str, list[int]]]]], concepts)
+    result: dict[str, dict[str, set[str]]] = {}
+    for scheme in ("DCM", "SCT"):
+        table = result.setdefault(scheme, {})
+        for entries in tables.get(scheme, {}).values():
+            for code, (meaning, _cids) in entries.items():
+                table.setdefault(code, set()).add(_normal(meaning))
+    for code in known_dcm_codes():
+        result["DCM"].setdefault(code, set())
+    for scheme in pydicom_schemes():
+        result.setdefault(scheme, {})
+    return {scheme: {code: frozenset(m) for code, m in codes.items()}
+            for scheme, codes in result.items()}
+
+
+@lru_cache(maxsize=1)
+def pydicom_schemes() -> frozenset[str]:
+    from pydicom.sr._concepts_dict import concepts
+
+    return frozenset(concepts)
+
+
+def _normal(meaning: str) -> str:
+    return _SEMANTIC_TAG.sub("", meaning.strip()).casefold()
+
+
+@lru_cache(maxsize=65536)
+def code_findings(value: bytes | None, scheme: bytes | None, meaning: bytes | None,
+                  long_value: bool, urn: bool) -> tuple[Finding, ...]:
+    """Problems of one code triple (cached: the same bytes always give the same answer)."""
+    findings: list[Finding] = []
+    code = sr_dicom.text(value) if value is not None else None
+    designator = sr_dicom.text(scheme) if scheme is not None else None
+    text = sr_dicom.text(meaning) if meaning is not None else None
+    if code is None and not long_value and not urn:
+        findings.append(("error", "missing-required", "the code item has no Code Value (nor "
+                                                      "Long Code Value / URN Code Value)"))
+    if designator is None and not urn:
+        findings.append(("error", "missing-required", "the code item has no Coding Scheme "
+                                                      "Designator"))
+    if text is None:
+        findings.append(("error", "missing-required", "the code item has no Code Meaning"))
+    if code is None or designator is None:
+        return tuple(findings)
+    shown = f'({code}, {designator}, "{text or ""}")'
+    if designator == "SCT":
+        problem = codecheck.sctid_problem(code)
+        if problem is not None:
+            findings.append(("error", "code-unknown", f"{shown}: {code!r} is not a SNOMED CT "
+                                                        f"concept id ({problem})"))
+            return tuple(findings)
+    elif designator == "LN":
+        problem = codecheck.loinc_problem(code)
+        if problem is not None:
+            findings.append(("error", "code-unknown", f"{shown}: {code!r} is not a LOINC code "
+                                                        f"({problem})"))
+            return tuple(findings)
+    meanings = _standard_meanings()
+    if designator == "DCM":
+        known = meanings["DCM"].get(code)
+        if known is None:
+            findings.append(("error", "code-unknown",
+                             f"{shown}: DCM code {code} is not defined in PS3.16 (DICOM "
+                             "Controlled Terminology)"))
+            return tuple(findings)
+    elif designator == "SCT":
+        known = meanings["SCT"].get(code)
+    else:
+        known = None
+    if known and text is not None and _normal(text) not in known:
+        expected = " or ".join(sorted(repr(m) for m in known))
+        findings.append(("warning", "display-mismatch",
+                         f"{shown}: the Code Meaning differs from PS3.16 ({expected}, ignoring "
+                         "case)"))
+    return tuple(findings)
+
+
+def declared_schemes(parsed: Parsed) -> frozenset[str]:
+    """Designators declared in the Coding Scheme Identification Sequence."""
+    items = sr_dicom.sequence(parsed.dataset, _SCHEME_IDENTIFICATION) or []
+    found = set()
+    for item in items:
+        designator = sr_dicom.element_text(item, _SCHEME)
+        if designator is not None:
+            found.add(designator)
+    return frozenset(found)
+
+
+def check(parsed: Parsed, tree: Tree | None, report: Report) -> None:
+    """Check every code item of the file."""
+    declared = declared_schemes(parsed)
+    unknown: dict[str, tuple[_Emit, int]] = {}  # designator -> (first place, uses)
+    for code_item, _owner, _seq_tag in parsed.code_items:
+        value = code_item.get(_CODE_VALUE)
+        scheme = code_item.get(_SCHEME)
+        meaning = code_item.get(_MEANING)
+        raw_value = value[1] if value is not None and isinstance(value[1], bytes) else None
+        raw_scheme = scheme[1] if scheme is not None and isinstance(scheme[1], bytes) else None
+        raw_meaning = (meaning[1] if meaning is not None and isinstance(meaning[1], bytes)
+                       else None)
+        findings = code_findings(raw_value, raw_scheme, raw_meaning,
+                                 _LONG_CODE_VALUE in code_item, _URN_CODE_VALUE in code_item)
+        designator = sr_dicom.text(raw_scheme) if raw_scheme is not None else None
+        scheme_unknown = (designator is not None and designator not in STANDARD_SCHEMES
+                          and designator not in declared)
+        if not findings and not scheme_unknown:
+            continue
+        emit = _emitter(parsed, tree, report, code_item)
+        for severity, code, message in findings:
+            emit(severity, code, message)
+        if scheme_unknown and designator is not None:
+            first = unknown.get(designator)
+            unknown[designator] = (emit if first is None else first[0],
+                                   1 if first is None else first[1] + 1)
+    for designator, (emit, uses) in unknown.items():
+        others = f" ({uses - 1} more code items use it)" if uses > 1 else ""
+        emit("error", "unknown-scheme",
+             f"Coding Scheme Designator {designator!r} is neither in PS3.16 Table 8-1 nor "
+             f"declared in the Coding Scheme Identification Sequence (0008,0110){others}")
+
+
+def _emitter(parsed: Parsed, tree: Tree | None, report: Report, code_item: Item
+             ) -> _Emit:
+    owner = tree.owner_node(code_item) if tree is not None else None
+    if owner is None:
+        location = sr_dicom.header_location(parsed, code_item)
+        return _Emit(report, -1, location, "")
+    index, content_item = owner
+    where = sr_dicom.attribute_path(parsed, code_item, content_item, None)
+    return _Emit(report, index, "", where)
+
+
+class _Emit:
+    def __init__(self, report: Report, node: int, location: str, where: str) -> None:
+        self.report = report
+        self.node = node
+        self.location = location
+        self.where = where
+
+    def __call__(self, severity: Severity, code: str, message: str) -> None:
+        text = f"{self.where}: {message}" if self.where else message
+        if self.node >= 0:
+            self.report.node(severity, code, self.node, text)
+        else:
+            self.report.at(severity, code, self.location, text)
+
+

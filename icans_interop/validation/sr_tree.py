@@ -1,0 +1,397 @@
+"""SR level of SR validation: the content tree and the PS3.3 constraints of the SOP class.
+
+:func:`build` walks the content tree of a parsed file without recursion (depth limit
+:data:`MAX_DEPTH`) into a flat list of :class:`Node` s; :func:`check` then applies, for the
+document's SOP class, the rows of ``data/sr-iod.csv``:
+
+* ``content-item`` rows: the attributes of the Document Content and Document Relationship
+  macros and of the value macros of each value type (Type, item count, enumerated values);
+* ``value-type`` rows: the value types the IOD allows (A.35.x.3.1.1: no SCOORD3D in Enhanced
+  or Comprehensive SR);
+* ``relationship`` rows: the (source value type, relationship, target value type) triples of
+  Tables A.35.2-2, A.35.3-2 and A.35.13-2, and whether the triple may be by-reference.
+
+By-reference relationships (Referenced Content Item Identifier) must point at an existing
+item (``1`` is the root, then 1-based positions), never at the referencing item's own ancestor,
+and the by-value tree plus all by-reference edges must stay acyclic (PS3.3 C.17.3.2.4).
+
+Locations are content-item paths as in PS3.3 (root ``1``, its fourth child ``1.4``) followed by
+the concept name and, once the template stage has matched the item, its template row:
+``1.5.1.3 (363698007, SCT, "Finding Site") [TID 1501 row 6]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Final
+
+from icans_interop.issues import Issue, Severity
+from icans_interop.validation import sr_dicom
+from icans_interop.validation.sr_dicom import Item, Parsed
+
+#: Deepest content tree accepted (root = level 1).
+MAX_DEPTH: Final = 100
+
+Code = tuple[str, str, str]  # (code value, coding scheme designator, code meaning)
+
+_RELATIONSHIP: Final = 0x0040A010
+_VALUE_TYPE: Final = 0x0040A040
+_CONCEPT_NAME: Final = 0x0040A043
+_REFERENCED_ITEM: Final = 0x0040DB73
+_MEASURED_VALUE: Final = 0x0040A300
+_CONTENT_TEMPLATE: Final = 0x0040A504
+_TEMPLATE_IDENTIFIER: Final = 0x0040DB00
+_MAPPING_RESOURCE: Final = 0x00080105
+_CODE_VALUE: Final = 0x00080100
+_SCHEME: Final = 0x00080102
+_MEANING: Final = 0x00080104
+_LONG_CODE_VALUE: Final = 0x00080119
+_URN_CODE_VALUE: Final = 0x00080120
+_REFERENCE_VTS: Final = frozenset({"IMAGE", "COMPOSITE", "WAVEFORM"})
+#: Attributes of the data set that belong to the root content item (SR Document Content).
+ROOT_CONTENT_TAGS: Final = frozenset({
+    0x0040A040, 0x0040A043, 0x0040A050, 0x0040A504, 0x0040A730, 0x0040A032, 0x0040A171,
+    0x0040A010, 0x0040DB73,
+})
+
+
+@dataclass(slots=True)
+class Node:
+    """One content item."""
+
+    index: int
+    item: Item
+    parent: int
+    path: str
+    depth: int
+    rel: str | None
+    vt: str | None
+    concept: Code | None
+    ref: tuple[int, ...] | None = None
+    target: int = -1
+    children: list[int] = field(default_factory=list)
+    row: str | None = None  # "TID 1501 row 6", set by the template stage
+
+
+def describe(code: Code | None) -> str:
+    """``(value, scheme, "meaning")`` as PS3.16 writes codes."""
+    if code is None:
+        return "(no concept name)"
+    return f'({code[0]}, {code[1]}, "{code[2]}")'
+
+
+def code_of(item: Item, encodings: tuple[str, ...] = ()) -> Code | None:
+    """The (value, scheme, meaning) of a code item (None when it has no code value)."""
+    value = (sr_dicom.element_text(item, _CODE_VALUE)
+             or sr_dicom.element_text(item, _LONG_CODE_VALUE, encodings)
+             or sr_dicom.element_text(item, _URN_CODE_VALUE, encodings))
+    if value is None:
+        return None
+    return (value, sr_dicom.element_text(item, _SCHEME) or "",
+            sr_dicom.element_text(item, _MEANING, encodings) or "")
+
+
+def first_code(item: Item, tag: int, encodings: tuple[str, ...] = ()) -> Code | None:
+    items = sr_dicom.sequence(item, tag)
+    if not items:
+        return None
+    return code_of(items[0], encodings)
+
+
+class Report:
+    """Issues found so far; content-item locations are rendered at the end (template rows)."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[Severity, str, int, str, str]] = []
+
+    def at(self, severity: Severity, code: str, location: str, message: str) -> None:
+        self._entries.append((severity, code, -1, location, message))
+
+    def node(self, severity: Severity, code: str, node: int, message: str,
+             suffix: str = "") -> None:
+        """An issue of content item ``node``; ``suffix`` is appended to its location."""
+        self._entries.append((severity, code, node, suffix, message))
+
+    def error(self, code: str, location: str, message: str) -> None:
+        self.at("error", code, location, message)
+
+    def has(self, code: str) -> bool:
+        return any(entry[1] == code for entry in self._entries)
+
+    def render(self, tree: Tree | None) -> list[Issue]:
+        issues: list[Issue] = []
+        seen: set[tuple[str, str, str]] = set()
+        for severity, code, node, text, message in self._entries:
+            location = tree.location(node) + text if node >= 0 and tree is not None else text
+            key = (code, location, message)
+            if key in seen:
+                continue
+            seen.add(key)
+            issues.append(Issue(severity, code, location, message))
+        return issues
+
+
+@dataclass(slots=True)
+class Tree:
+    """The content tree of one document."""
+
+    parsed: Parsed
+    sop_class: str  # short name ("enhanced", "comprehensive", "comprehensive-3d")
+    nodes: list[Node]
+    by_item: dict[int, int]  # id(item) -> node index
+    by_path: dict[str, int]
+    complete: bool  # False when a depth/size limit stopped the walk
+
+    def location(self, index: int) -> str:
+        node = self.nodes[index]
+        if node.ref is not None and node.vt is None:
+            target = ".".join(str(n) for n in node.ref)
+            where = f"{node.path} (by-reference to {target})"
+        else:
+            where = f"{node.path} {describe(node.concept)}"
+        return f"{where} [{node.row}]" if node.row else where
+
+    def value_type(self, index: int) -> str | None:
+        """The value type of ``index`` or, for a by-reference item, of its target."""
+        node = self.nodes[index]
+        if node.vt is None and node.target >= 0:
+            return self.nodes[node.target].vt
+        return node.vt
+
+    def concept(self, index: int) -> Code | None:
+        node = self.nodes[index]
+        if node.concept is None and node.target >= 0:
+            return self.nodes[node.target].concept
+        return node.concept
+
+    def owner_node(self, item: Item, tag: int | None = None) -> tuple[int, Item] | None:
+        """The content item that ``item`` (an item of any nested sequence) belongs to.
+
+        The root content item is the data set itself: an element of it (``tag``) or an item
+        reached through one of its sequences belongs to the root only when that attribute is
+        one of the SR Document Content module's; otherwise it is a header attribute (None).
+        """
+        current = item
+        via = tag
+        parents = self.parsed.parents
+        for _ in range(sr_dicom.MAX_NESTING):
+            index = self.by_item.get(id(current))
+            if index is not None:
+                if index == 0 and via is not None and via not in ROOT_CONTENT_TAGS:
+                    return None
+                return index, current
+            link = parents.get(id(current))
+            if link is None:
+                return None
+            current, via = link[0], link[1]
+        return None
+
+    def template_id(self, index: int) -> tuple[str | None, str | None]:
+        """(Template Identifier, Mapping Resource) of the item's Content Template Sequence."""
+        items = sr_dicom.sequence(self.nodes[index].item, _CONTENT_TEMPLATE)
+        if not items:
+            return None, None
+        return (sr_dicom.element_text(items[0], _TEMPLATE_IDENTIFIER),
+                sr_dicom.element_text(items[0], _MAPPING_RESOURCE))
+
+
+def _node(parsed: Parsed, index: int, item: Item, parent: int, path: str, depth: int) -> Node:
+    encodings = parsed.encodings
+    rel = sr_dicom.element_text(item, _RELATIONSHIP)
+    vt = sr_dicom.element_text(item, _VALUE_TYPE)
+    concept = first_code(item, _CONCEPT_NAME, encodings)
+    node = Node(index, item, parent, path, depth, rel, vt, concept)
+    element = item.get(_REFERENCED_ITEM)
+    if element is not None:
+        node.ref = parsed.uint_values(element[1]) or ()
+    return node
+
+
+def build(parsed: Parsed, sop_class: str, report: Report) -> Tree:
+    """The content tree of ``parsed`` (iterative; stops at :data:`MAX_DEPTH`)."""
+    root = _node(parsed, 0, parsed.dataset, -1, "1", 1)
+    nodes = [root]
+    by_item = {id(parsed.dataset): 0}
+    complete = True
+    stack = [0]
+    while stack:
+        index = stack.pop()
+        node = nodes[index]
+        children = sr_dicom.sequence(node.item, sr_dicom.CONTENT_SEQUENCE)
+        if not children:
+            continue
+        if node.depth >= MAX_DEPTH:
+            complete = False
+            report.node("error", "too-deep", index,
+                        f"the content tree is deeper than {MAX_DEPTH} levels; the items below "
+                        "this one were not checked")
+            continue
+        prefix = node.path + "."
+        depth = node.depth + 1
+        for position, child in enumerate(children, start=1):
+            child_index = len(nodes)
+            nodes.append(_node(parsed, child_index, child, index, f"{prefix}{position}", depth))
+            by_item[id(child)] = child_index
+            node.children.append(child_index)
+            stack.append(child_index)
+    by_path = {node.path: node.index for node in nodes}
+    tree = Tree(parsed, sop_class, nodes, by_item, by_path, complete)
+    _resolve_references(tree, report)
+    return tree
+
+
+def _resolve_references(tree: Tree, report: Report) -> None:
+    referencing = [node for node in tree.nodes if node.ref is not None]
+    if not referencing:
+        return
+    for node in referencing:
+        ref = node.ref or ()
+        target_path = ".".join(str(n) for n in ref)
+        target = tree.by_path.get(target_path)
+        if not ref or target is None:
+            report.node("error", "reference-unresolved", node.index,
+                        f"Referenced Content Item Identifier {target_path or '(empty)'} names "
+                        "no content item of this document")
+            continue
+        if node.vt is not None:
+            report.node("error", "invalid-value", node.index,
+                        "a by-reference item has both a Referenced Content Item Identifier and "
+                        "a Value Type")
+        node.target = target
+    _check_cycles(tree, report)
+
+
+def _check_cycles(tree: Tree, report: Report) -> None:
+    """Report by-reference edges that close a cycle (iterative three-colour DFS)."""
+    nodes = tree.nodes
+    # edges: parent -> child (by-value) and parent of a by-reference item -> its target
+    edges: list[list[int]] = [[] for _ in nodes]
+    ref_edges: dict[tuple[int, int], int] = {}
+    for node in nodes:
+        if node.parent < 0:
+            continue
+        if node.ref is not None:
+            if node.target >= 0:
+                edges[node.parent].append(node.target)
+                ref_edges[(node.parent, node.target)] = node.index
+        else:
+            edges[node.parent].append(node.index)
+    colour = [0] * len(nodes)  # 0 new, 1 on stack, 2 done
+    reported: set[int] = set()
+    for start in range(len(nodes)):
+        if colour[start]:
+            continue
+        stack: list[tuple[int, int]] = [(start, 0)]
+        colour[start] = 1
+        while stack:
+            current, next_edge = stack[-1]
+            if next_edge < len(edges[current]):
+                stack[-1] = (current, next_edge + 1)
+                target = edges[current][next_edge]
+                if colour[target] == 1:
+                    referrer = ref_edges.get((current, target))
+                    if referrer is not None and referrer not in reported:
+                        reported.add(referrer)
+                        report.node("error", "reference-cycle", referrer,
+                                    f"the by-reference relationship to "
+                                    f"{nodes[target].path} closes a cycle (an item would be "
+                                    "its own descendant)")
+                elif colour[target] == 0:
+                    colour[target] = 1
+                    stack.append((target, 0))
+            else:
+                colour[current] = 2
+                stack.pop()
+
+
+def check(tree: Tree, report: Report) -> None:
+    """Content-item attributes, value types and relationship constraints of the SOP class."""
+    tables = sr_dicom.iod_tables()
+    allowed_vts = tables.value_types.get(tree.sop_class, frozenset())
+    relationships = tables.relationships.get(tree.sop_class, {})
+    parsed = tree.parsed
+    encodings = parsed.encodings
+    nodes = tree.nodes
+    iod_name = tables.sop_class_names.get(tree.sop_class, tree.sop_class)
+    for node in nodes:
+        index = node.index
+        item = node.item
+
+        def emit(code: str, where: str, message: str, index: int = index) -> None:
+            report.node("error", code, index, f"{where}: {message}" if where else message)
+
+        def where(sub_item: Item, tag: int, node_item: Item = item) -> str:
+            if sub_item is node_item:
+                return ""
+            return sr_dicom.attribute_path(parsed, sub_item, node_item, None)
+
+        vt = node.vt
+        by_value = node.ref is None
+        rules = _rule_set("root" if node.parent < 0 else "*", vt if by_value else None)
+        sr_dicom.check_attributes(item, rules, _conditions(node), emit, where, encodings)
+        if vt is not None and by_value and vt not in allowed_vts:
+            if vt in _ALL_VALUE_TYPES:
+                report.node("error", "value-type-not-allowed", index,
+                            f"value type {vt} is not allowed in {iod_name} "
+                            f"(PS3.3 A.35, {tree.sop_class})")
+            continue
+        if node.parent < 0 or node.rel is None:
+            continue
+        parent_vt = nodes[node.parent].vt
+        target_vt = tree.value_type(index)
+        if parent_vt is None or target_vt is None or target_vt not in allowed_vts or \
+                parent_vt not in allowed_vts:
+            continue
+        key = (parent_vt, node.rel, target_vt)
+        by_ref_ok = relationships.get(key)
+        if by_ref_ok is None:
+            by_ref_ok = relationships.get(("*", node.rel, target_vt))
+        if by_ref_ok is None:
+            if node.rel in _RELATIONSHIPS:
+                report.node("error", "relationship-not-allowed", index,
+                            f"{parent_vt} {node.rel} {target_vt} is not a relationship "
+                            f"{iod_name} allows (PS3.3 Table A.35 relationship constraints)")
+        elif node.ref is not None and not by_ref_ok:
+            report.node("error", "reference-not-allowed", index,
+                        f"{parent_vt} {node.rel} {target_vt} may not be by-reference in "
+                        f"{iod_name}")
+
+
+_ALL_VALUE_TYPES: Final = frozenset({"CONTAINER", "TEXT", "CODE", "NUM", "DATETIME", "DATE",
+                                     "TIME", "UIDREF", "PNAME", "SCOORD", "SCOORD3D", "TCOORD",
+                                     "COMPOSITE", "IMAGE", "WAVEFORM", "TABLE"})
+_RELATIONSHIPS: Final = frozenset({"CONTAINS", "HAS PROPERTIES", "HAS OBS CONTEXT",
+                                   "HAS ACQ CONTEXT", "INFERRED FROM", "SELECTED FROM",
+                                   "HAS CONCEPT MOD"})
+
+
+@lru_cache(maxsize=64)
+def _rule_set(base: str, vt: str | None) -> sr_dicom.RuleSet:
+    """The ``content-item`` rules for one content item: every item's (or the root's) rules
+    plus those of its value type."""
+    content = sr_dicom.iod_tables().content_rules
+    parts = [content.get(base, {})]
+    if vt is not None:
+        parts.append(content.get(vt, {}))
+    return sr_dicom.rule_set(*parts)
+
+
+def _conditions(node: Node) -> Callable[[str, Item], bool | None]:
+    def condition(name: str, item: Item) -> bool | None:
+        if name == "by-value":
+            return node.ref is None
+        if name == "not-root":
+            return node.parent >= 0
+        if name == "measured-value-empty":
+            values = sr_dicom.sequence(node.item, _MEASURED_VALUE)
+            return not values
+        return None
+
+    return condition
+
+
+def references_instances(tree: Tree) -> bool:
+    """True if the content tree references other instances (IMAGE, COMPOSITE, WAVEFORM)."""
+    return any(node.vt in _REFERENCE_VTS for node in tree.nodes)
