@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -116,12 +118,25 @@ def validate_many(files: Sequence[Path], *, profile: str = "icans", fhir_version
                 results.append(_validate_args(item))
                 bar.advance(task)
         else:
+            _warm_up()
             chunk = max(1, min(64, len(work) // (jobs * 8)))
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=_fork_context()) as pool:
                 for result in pool.map(_validate_args, work, chunksize=chunk):
                     results.append(result)
                     bar.advance(task)
     return results
+
+
+def _warm_up() -> None:
+    """Import the validators (and their tables) once, before workers are forked from us."""
+    from icans_interop.validation import fhir, sr  # noqa: F401
+
+
+def _fork_context() -> multiprocessing.context.BaseContext | None:
+    """Fork where available, so workers start with the validators already imported."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None
 
 
 def summary_table(results: Sequence[ValidationResult]) -> Table:
