@@ -1,31 +1,26 @@
-"""SR content items as plain pydicom Datasets: the small layer under the writer and reader.
+"""SR content items as plain pydicom Datasets: the writing layer under :mod:`.writer`.
 
 The layering follows highdicom (coding -> content items -> templates -> document) without its
 object model: a content item here is just a :class:`pydicom.Dataset` built in one go from a
 dict of :class:`~pydicom.dataelem.DataElement` s (``Dataset(mapping)`` adopts the mapping, so
 no attribute-by-attribute ``__setattr__`` and no deep copies).
 
+* **Tags** (PS3.6) of the SR modules, as :class:`~pydicom.tag.BaseTag` constants; the reader
+  (:mod:`.tree`, :mod:`.reader`) uses the same constants.
 * **Codes** (:func:`concept_code`): a concept key becomes an immutable
   :class:`DicomCode` triple once per process (an LRU cache over the mapping tables). Only these
   tuples are cached; every document gets *fresh* Datasets, so nothing mutable is ever shared
   between two documents.
 * **Content items** (:func:`container`, :func:`code`, :func:`text`, ...): one function per
   value type of PS3.3 C.17.3, each returning a new item with its relationship type.
-* **Reading**: the reader walks a *plain tree* (:data:`Node`: tag -> value, a sequence being a
-  list of Nodes), made from a Dataset by :func:`plain` or straight from Explicit VR Little
-  Endian Part 10 bytes by :func:`parse_part10` (pydicom's lazy element conversion costs more
-  than the whole walk); both enforce the depth and item limits without deep recursion.
-  Accessors (:func:`string_of`, :func:`item_name`, :func:`item_code`, :func:`children`) return
-  ``None`` or ``[]`` instead of raising when an attribute is absent, empty or of another type.
 
 Values are not validated here (``validation_mode=IGNORE``): the writer checks what it puts in
-(``writer.check_report``) and the reader treats whatever it gets as untrusted.
+(:func:`.checks.check_report`) and the reader treats whatever it gets as untrusted.
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import cache
 from typing import Any, Final, NamedTuple
 
@@ -135,6 +130,7 @@ def dataset(*elements: DataElement) -> Dataset:
 
 
 def sequence(items: Iterable[Dataset]) -> Sequence:
+    """A new Sequence of ``items``."""
     return Sequence(list(items))
 
 
@@ -181,6 +177,7 @@ def code_sequence_item(code: DicomCode) -> Dataset:
 
 
 def code_sequence(tag: BaseTag, code: DicomCode) -> DataElement:
+    """A code sequence attribute (``tag``, SQ) holding one fresh item for ``code``."""
     return DataElement(tag, "SQ", Sequence([code_sequence_item(code)]),
                        validation_mode=_IGNORE)
 
@@ -241,10 +238,12 @@ def text(rel: str, name: DicomCode, value: str, *,
 
 
 def uidref(rel: str, name: DicomCode, value: str) -> Dataset:
+    """A UIDREF item (UID in (0040,A124))."""
     return _item(rel, "UIDREF", name, (element(UID, "UI", value),), None)
 
 
 def pname(rel: str, name: DicomCode, value: str) -> Dataset:
+    """A PNAME item (value already in written PN form, see :mod:`.values`)."""
     return _item(rel, "PNAME", name, (element(PERSON_NAME, "PN", value),), None)
 
 
@@ -255,267 +254,3 @@ def image(rel: str, sop_class_uid: str, sop_instance_uid: str) -> Dataset:
     return _item(rel, "IMAGE", None,
                  (DataElement(REFERENCED_SOP_SEQUENCE, "SQ", Sequence([reference]),
                               validation_mode=_IGNORE),), None)
-
-
-# --------------------------------------------------------------------------------------------
-# Reading layer. The reader works on a plain tree (``Node``: tag -> value, a sequence being a
-# list of Nodes), made either from a pydicom Dataset (:func:`plain`) or straight from Part 10
-# bytes (:func:`parse_part10`), so both inputs go through one walk. Accessors never raise on
-# absent or empty values.
-
-Node = dict[int, Any]
-
-
-class LimitExceeded(Exception):
-    """The input exceeds a reader limit; ``code`` is the issue code (too-deep, too-large)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Truncated(Exception):
-    """Part 10 bytes end inside an element, item or sequence."""
-
-
-class Unsupported(Exception):
-    """Bytes the fast parser does not handle (another transfer syntax, charset, ...)."""
-
-
-def tag_text(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
-def plain(ds: Dataset, on_error: Callable[[str, str], None], max_depth: int,
-          max_items: int) -> Node:
-    """A Dataset as a plain tree; unreadable elements are reported and left out.
-
-    Content items get PS3.3 paths (``1.4.2``); other sequence items ``path (gggg,eeee)[n]``.
-    """
-    count = 0
-
-    def convert(dataset: Dataset, path: str, depth: int) -> Node:
-        nonlocal count
-        count += 1
-        if depth > max_depth:
-            raise LimitExceeded("too-deep", f"nesting deeper than {max_depth} levels at {path}")
-        if count > max_items:
-            raise LimitExceeded("too-large", f"more than {max_items} items")
-        node: Node = {}
-        for tag in list(dataset.keys()):
-            try:
-                elem = dataset[tag]
-                value = elem.value
-                if elem.VR == "SQ":
-                    items: list[Node] = []
-                    for index, item in enumerate(value or (), start=1):
-                        sub = (f"{path}.{index}" if tag == CONTENT_SEQUENCE
-                               else f"{path} {tag_text(tag)}[{index}]")
-                        items.append(convert(item, sub, depth + 1))
-                    value = items
-                node[int(tag)] = value
-            except (LimitExceeded, RecursionError, MemoryError):
-                raise
-            except Exception as exc:
-                on_error(f"{path} {tag_text(tag)}", f"unreadable value: {exc}")
-        return node
-
-    return convert(ds, "1", 1)
-
-
-_EXPLICIT_LE: Final = "1.2.840.10008.1.2.1"
-_TEXT_VRS: Final = frozenset({b"AE", b"AS", b"CS", b"DA", b"DS", b"DT", b"IS", b"LO", b"LT",
-                              b"PN", b"SH", b"ST", b"TM", b"UC", b"UI", b"UR", b"UT"})
-_BINARY_VRS: Final = frozenset({b"AT", b"FD", b"FL", b"OB", b"OD", b"OF", b"OL", b"OV", b"OW",
-                                b"SL", b"SS", b"SV", b"UL", b"UN", b"US", b"UV"})
-_LONG_VRS: Final = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC",
-                              b"UN", b"UR", b"UT", b"UV"})
-_SINGLE_VALUED: Final = frozenset({b"LT", b"ST", b"UT", b"UR"})
-_CHARSETS: Final = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1",
-                    "ISO_IR 192": "utf-8"}
-_HEAD: Final = struct.Struct("<HH2s")
-_ITEM_HEAD: Final = struct.Struct("<HHI")
-_U16: Final = struct.Struct("<H")
-_U32: Final = struct.Struct("<I")
-_UNDEFINED: Final = 0xFFFFFFFF
-
-
-class _Parser:
-    """Explicit VR Little Endian data set parser producing a plain tree."""
-
-    def __init__(self, data: bytes, max_depth: int, max_items: int) -> None:
-        self.data = data
-        self.size = len(data)
-        self.max_depth = max_depth
-        self.max_items = max_items
-        self.count = 1
-        self.codec = "latin-1"
-
-    def dataset(self, pos: int, end: int | None, depth: int) -> tuple[Node, int]:
-        data = self.data
-        node: Node = {}
-        while end is None or pos < end:
-            if pos + 8 > self.size:
-                raise Truncated(f"data ends inside a data set at byte {pos}")
-            group, elem, vr = _HEAD.unpack_from(data, pos)
-            if group == 0xFFFE:
-                if elem == 0xE00D and end is None:
-                    return node, pos + 8
-                raise Unsupported(f"unexpected delimiter at byte {pos}")
-            if vr in _LONG_VRS:
-                if pos + 12 > self.size:
-                    raise Truncated(f"data ends inside an element header at byte {pos}")
-                length, start = _U32.unpack_from(data, pos + 8)[0], pos + 12
-            elif vr in _TEXT_VRS or vr in _BINARY_VRS:
-                length, start = _U16.unpack_from(data, pos + 6)[0], pos + 8
-            else:
-                raise Unsupported(f"unknown VR {vr!r} at byte {pos}")
-            tag = group << 16 | elem
-            if vr == b"SQ":
-                node[tag], pos = self.sequence(start, length, depth)
-                continue
-            if length == _UNDEFINED:
-                raise Unsupported("undefined length outside a sequence")
-            stop = start + length
-            if stop > self.size:
-                raise Truncated(f"data ends inside {tag_text(tag)} at byte {self.size}")
-            if vr in _TEXT_VRS:
-                node[tag] = self.text(tag, vr, data[start:stop], depth)
-            else:
-                node[tag] = data[start:stop]
-            pos = stop
-        if pos != end:
-            raise Truncated(f"an item overruns its length at byte {pos}")
-        return node, pos
-
-    def text(self, tag: int, vr: bytes, raw: bytes, depth: int) -> str | list[str]:
-        text = raw.decode("ascii" if vr == b"UI" else self.codec)
-        text = text.rstrip("\x00 ") if vr != b"UT" else text.rstrip(" ")
-        if tag == 0x00080005:
-            if depth != 1 or text not in _CHARSETS:
-                raise Unsupported(f"Specific Character Set {text!r}")
-            self.codec = _CHARSETS[text]
-        if vr not in _SINGLE_VALUED and "\\" in text:
-            return text.split("\\")
-        return text
-
-    def sequence(self, start: int, length: int, depth: int) -> tuple[list[Node], int]:
-        data = self.data
-        items: list[Node] = []
-        end = None if length == _UNDEFINED else start + length
-        if end is not None and end > self.size:
-            raise Truncated(f"a sequence overruns the data at byte {start}")
-        pos = start
-        while end is None or pos < end:
-            if pos + 8 > self.size:
-                raise Truncated(f"data ends inside a sequence at byte {pos}")
-            group, elem, item_length = _ITEM_HEAD.unpack_from(data, pos)
-            if group != 0xFFFE:
-                raise Unsupported(f"expected an item tag at byte {pos}")
-            if elem == 0xE0DD:
-                if end is None:
-                    return items, pos + 8
-                raise Unsupported(f"sequence delimiter in a defined-length sequence at {pos}")
-            if elem != 0xE000:
-                raise Unsupported(f"unexpected delimiter at byte {pos}")
-            self.count += 1
-            if self.count > self.max_items:
-                raise LimitExceeded("too-large", f"more than {self.max_items} items")
-            if depth + 1 > self.max_depth:
-                raise LimitExceeded("too-deep", f"nesting deeper than {self.max_depth} levels")
-            if item_length == _UNDEFINED:
-                item, pos = self.dataset(pos + 8, None, depth + 1)
-            else:
-                item_end = pos + 8 + item_length
-                if item_end > self.size:
-                    raise Truncated(f"an item overruns the data at byte {pos}")
-                item, pos = self.dataset(pos + 8, item_end, depth + 1)
-            items.append(item)
-        if pos != end:
-            raise Truncated(f"a sequence overruns its length at byte {pos}")
-        return items, pos
-
-
-def parse_part10(data: bytes, max_depth: int, max_items: int) -> Node | None:
-    """The data set of an Explicit VR Little Endian Part 10 file as a plain tree.
-
-    None when the bytes are not such a file (the caller then uses ``dcmread``); raises
-    :class:`Truncated`, :class:`Unsupported` or :class:`LimitExceeded`.
-    """
-    if len(data) < 132 or data[128:132] != b"DICM":
-        return None
-    pos, syntax = 132, None
-    while pos + 8 <= len(data) and data[pos:pos + 2] == b"\x02\x00":
-        _group, elem, vr = _HEAD.unpack_from(data, pos)
-        if vr in _LONG_VRS:
-            length, start = _U32.unpack_from(data, pos + 8)[0], pos + 12
-        else:
-            length, start = _U16.unpack_from(data, pos + 6)[0], pos + 8
-        if elem == 0x0010:
-            syntax = data[start:start + length].decode("ascii", "replace").rstrip("\x00 ")
-        pos = start + length
-    if syntax != _EXPLICIT_LE:
-        return None
-    parser = _Parser(data, max_depth, max_items)
-    return parser.dataset(pos, len(data), 1)[0]
-
-
-def string_of(node: Node, tag: int) -> str | None:
-    """A single string value, stripped; None when absent, empty or binary."""
-    value = node.get(tag)
-    if value is None or isinstance(value, bytes | bytearray):
-        return None
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, list | tuple):
-        if not value or isinstance(value[0], dict):
-            return None
-        text = str(value[0])
-    else:
-        text = str(value)  # PersonName, IS, DS, UID ...
-    text = text.strip(" \x00")
-    return text or None
-
-
-def items_of(node: Node, tag: int) -> list[Node]:
-    """The items of a sequence attribute (empty when absent or not a sequence)."""
-    value = node.get(tag)
-    if not isinstance(value, list):
-        return []
-    return [item for item in value if isinstance(item, dict)]
-
-
-def read_code(item: Node) -> DicomCode | None:
-    """The code triple of a Code Sequence item (Code / Long Code / URN Code Value)."""
-    value = (string_of(item, CODE_VALUE) or string_of(item, LONG_CODE_VALUE)
-             or string_of(item, URN_CODE_VALUE))
-    if value is None:
-        return None
-    return DicomCode(value, string_of(item, CODING_SCHEME_DESIGNATOR) or "",
-                     string_of(item, CODE_MEANING) or "")
-
-
-def first_code(node: Node, tag: int) -> DicomCode | None:
-    """The code in the first item of a code sequence attribute, if any."""
-    items = items_of(node, tag)
-    return read_code(items[0]) if items else None
-
-
-def item_name(item: Node) -> DicomCode | None:
-    return first_code(item, CONCEPT_NAME_CODE_SEQUENCE)
-
-
-def item_code(item: Node) -> DicomCode | None:
-    return first_code(item, CONCEPT_CODE_SEQUENCE)
-
-
-def children(item: Node) -> list[Node]:
-    """The content items under ``item`` (empty when it has none)."""
-    return items_of(item, CONTENT_SEQUENCE)
-
-
-def describe(code_: DicomCode | None) -> str:
-    """``(value, scheme, "meaning")`` as PS3.16 writes codes, for issue messages."""
-    if code_ is None:
-        return "(no concept name)"
-    return f'({code_.value}, {code_.scheme}, "{code_.meaning}")'

@@ -11,27 +11,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
+from icans_interop.fhir.bundle import BundleType, Version
 from icans_interop.fhir.reader import read
-from icans_interop.fhir.writer import (
-    BundleType,
-    Version,
-    build,
-    model_to_json,
-    write,
-    write_json,
-)
-
-
-def to_json(bundle: Any) -> str:
-    """Compact FHIR JSON of a bundle: a fhir.resources model, or a plain JSON dict."""
-    if isinstance(bundle, dict):
-        return json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
-    if not hasattr(bundle, "model_dump_json"):
-        raise TypeError(f"cannot serialise {type(bundle).__name__} as FHIR JSON")
-    return model_to_json(bundle)
-
+from icans_interop.fhir.serialize import to_json
+from icans_interop.fhir.writer import build, write, write_json
 
 __all__ = ["BundleType", "Version", "build", "read", "to_json", "write", "write_json"]

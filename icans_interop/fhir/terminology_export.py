@@ -42,9 +42,9 @@ JsonDict = dict[str, Any]
 
 
 def _version() -> str:
-    from icans_interop.fhir.writer import _SOFTWARE_VERSION
+    from icans_interop.fhir.writer_study import SOFTWARE_VERSION
 
-    return _SOFTWARE_VERSION
+    return SOFTWARE_VERSION
 
 
 def _fhir_id(text: str) -> str:

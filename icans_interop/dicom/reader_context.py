@@ -1,0 +1,181 @@
+"""The state of one SR read and the helpers every part of the walk shares.
+
+:class:`ReadContext` holds the data set tree, the issue list and the document's time zone; its
+methods turn what the walk finds into issues instead of exceptions: a header attribute that
+cannot be converted, a model value that fails validation (the field is dropped when it is
+optional), a code that is unknown or of the wrong role, an item the encoding has no place for.
+:func:`content_items` gives each child item with its path, name and key;
+:func:`concept_key` maps DICOM codes back to concept keys (SRT/SNM3 designators and legacy
+SNOMED-RT ids accepted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any, Final, NamedTuple, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydicom.datadict import keyword_for_tag
+
+from icans_interop import terminology
+from icans_interop.dicom import tree as t
+from icans_interop.dicom.content import RELATIONSHIP_TYPE, VALUE_TYPE, DicomCode
+from icans_interop.dicom.layout import NOT_CARRIED
+from icans_interop.issues import Issue, error, information, warning
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Value types of items the model has no field for (measurements, image references).
+_NOT_CARRIED_TYPES: Final = frozenset({"NUM", "IMAGE", "SCOORD", "SCOORD3D", "TCOORD",
+                                       "COMPOSITE", "WAVEFORM"})
+
+
+@lru_cache(maxsize=4096)
+def concept_key(scheme: str, value: str) -> str | None:
+    """Concept key for a DICOM code; SRT/SNM3 designators and SNOMED-RT ids are accepted."""
+    concepts = terminology.load()
+    concept = concepts.lookup_dicom(scheme, value)
+    if concept is None and scheme in ("SRT", "SNM3", "SCT"):
+        concept = concepts.lookup_dicom("SCT", _legacy_snomed().get(value, value))
+    return None if concept is None else concept.key
+
+
+def name_key(name: DicomCode | None) -> str | None:
+    """Concept key of a concept name (None when absent or unknown)."""
+    return None if name is None else concept_key(name.scheme, name.value)
+
+
+def _legacy_snomed() -> dict[str, str]:
+    """pydicom's SNOMED-RT -> SNOMED CT id map (imported only when a legacy code appears)."""
+    from pydicom.sr._snomed_dict import mapping
+
+    return mapping["SRT"]
+
+
+@lru_cache(maxsize=1)
+def roles() -> dict[str, str]:
+    """Concept key -> role, for every concept of the mapping tables."""
+    return {concept.key: concept.role for concept in terminology.load()}
+
+
+class ContentItem(NamedTuple):
+    """A content item as the walk sees it: node, PS3.3 path, concept name and its key."""
+
+    node: t.Node
+    path: str
+    name: DicomCode | None
+    key: str | None
+    value_type: str | None
+    rel: str | None
+
+
+def content_items(parent: t.Node, path: str) -> Iterator[ContentItem]:
+    """The content items under ``parent`` (at ``path``), numbered ``path.1``, ``path.2`` ..."""
+    for index, node in enumerate(t.children(parent), start=1):
+        name = t.item_name(node)
+        yield ContentItem(node, f"{path}.{index}", name, name_key(name),
+                          t.string_of(node, VALUE_TYPE), t.string_of(node, RELATIONSHIP_TYPE))
+
+
+def where(path: str, name: DicomCode | None) -> str:
+    """Issue location of a content item: its path and concept name."""
+    return f"{path} {t.describe(name)}"
+
+
+def attr(tag: int) -> str:
+    """Issue location of a header attribute: ``(gggg,eeee) Keyword``."""
+    return f"{t.tag_text(tag)} {keyword_for_tag(tag)}"
+
+
+class ReadContext:
+    """One read: the dataset, the issue list, and the document's time zone."""
+
+    def __init__(self, ds: t.Node, issues: list[Issue]) -> None:
+        self.ds = ds
+        self.issues = issues
+        self.tz: dt.tzinfo = dt.UTC  # Timezone Offset From UTC, once read
+
+    def issue(self, issue: Issue) -> None:
+        """Record ``issue``."""
+        self.issues.append(issue)
+
+    def header(self, tag: int, required: bool = False) -> str | None:
+        """A header string attribute; a conversion failure is an ``invalid-value`` issue."""
+        try:
+            value = t.string_of(self.ds, tag)
+        except Exception as exc:
+            self.issue(error("invalid-value", attr(tag), f"unreadable value: {exc}"))
+            return None
+        if value is None and required:
+            self.issue(error("missing-required", attr(tag), "required attribute is absent "
+                                                            "or empty"))
+        return value
+
+    def validated(self, model: type[M], data: dict[str, Any], where: str,
+                  fields: Mapping[str, int] | None = None) -> M | None:
+        """``model`` from ``data``; fields with bad values are dropped (if optional).
+
+        ``fields`` maps a field to the header attribute it came from, for the location.
+        """
+        for _attempt in range(len(data) + 1):
+            try:
+                return model.model_validate(data)
+            except ValidationError as exc:
+                dropped = False
+                for err in exc.errors():
+                    field = str(err["loc"][0]) if err["loc"] else ""
+                    info = model.model_fields.get(field)
+                    value = data.get(field)
+                    location = attr(fields[field]) if fields and field in fields else where
+                    if info is None or info.is_required() or field not in data:
+                        self.issue(error("invalid-value", location,
+                                         f"{model.__name__}.{field or '?'} = {value!r}: "
+                                         f"{err['msg']}"))
+                        return None
+                    self.issue(error("invalid-value", location,
+                                     f"{model.__name__}.{field} = {value!r} dropped: "
+                                     f"{err['msg']}"))
+                    del data[field]
+                    dropped = True
+                if not dropped:
+                    return None
+        return None
+
+    def key(self, code: DicomCode | None, role: str, path: str,
+            name: DicomCode | None) -> str | None:
+        """Concept key of ``code`` if it is a concept of ``role``; else an issue and None."""
+        if code is None:
+            self.issue(error("missing-required", where(path, name),
+                             "the item has no coded value"))
+            return None
+        key = concept_key(code.scheme, code.value)
+        if key is None:
+            self.issue(warning("unknown-code", where(path, name),
+                               f"value {t.describe(code)} is not in the mapping tables; "
+                               "skipped"))
+            return None
+        actual = roles()[key]
+        if actual != role:
+            self.issue(error("wrong-role", where(path, name),
+                             f"value {t.describe(code)} is a {actual} concept ({key!r}); "
+                             f"a {role} concept is required here"))
+            return None
+        return key
+
+    def skip(self, item: t.Node, path: str, name: DicomCode | None, place: str) -> None:
+        """Issue for an item the encoding has no place for at ``place``."""
+        value_type = t.string_of(item, VALUE_TYPE) or "?"
+        key = name_key(name)
+        if value_type in _NOT_CARRIED_TYPES or key in NOT_CARRIED:
+            self.issue(information("ignored-item", where(path, name),
+                                   f"{value_type} item in {place} is not carried by the "
+                                   "model; skipped"))
+        elif key is None and name is not None:
+            self.issue(warning("unknown-code", where(path, name),
+                               f"{value_type} item with an unknown concept name in {place}; "
+                               "skipped"))
+        else:
+            self.issue(warning("misplaced-item", where(path, name),
+                               f"{value_type} item not expected in {place}; skipped"))

@@ -1,0 +1,165 @@
+"""FHIR primitive values from model values and back: instants, dates, UIDs, person names.
+
+Writer and reader keep each conversion next to its inverse so they cannot drift apart:
+
+* instants are ISO 8601 with the offset in whole minutes (UTC as ``Z``, as fhir.resources
+  writes it); the reader accepts any dateTime with a time and a zone;
+* study date/time: DICOM study times are local times without an offset, a FHIR dateTime with a
+  time needs one, so the report's (issued) offset is used and readers take the wall-clock time
+  back;
+* DICOM UIDs are written ``urn:oid:<uid>`` (system ``urn:dicom:uid``); the prefix is stripped
+  on reading and the rest must be a UID of at most 64 characters;
+* a DICOM PN (``Family^Given^Middle^Prefix^Suffix``) becomes a HumanName whose ``text`` keeps
+  it all; reading prefers that ``text`` and otherwise rebuilds the PN from the parts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from icans_interop.fhir.codes import JsonDict
+from icans_interop.model import ImagingReport
+
+_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+_PARTIAL_DATE = re.compile(r"^[0-9]{4}(-[0-9]{2})?$")
+
+
+def as_dict(value: Any) -> JsonDict | None:
+    """``value`` if it is a JSON object, else None (input may hold anything anywhere)."""
+    return value if isinstance(value, dict) else None
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty list."""
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: Any) -> str | None:
+    """``value`` if it is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+# --------------------------------------------------------------------------------------------
+# Date and time
+
+
+def iso(value: dt.datetime) -> str:
+    """ISO 8601 text as fhir.resources writes it (UTC as ``Z``)."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def instant(value: dt.datetime) -> str:
+    """FHIR instant/dateTime text of an aware datetime (offset in whole minutes)."""
+    offset = value.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        value = value.astimezone(dt.UTC)
+    return iso(value)
+
+
+def study_datetime(report: ImagingReport) -> str:
+    """Study date/time as FHIR dateTime (the issued offset stands in for the missing one)."""
+    study = report.study
+    if study.time is None:
+        return study.date.isoformat()
+    moment = dt.datetime.combine(study.date, study.time.replace(tzinfo=None),
+                                 tzinfo=study.time.tzinfo or report.issued.tzinfo)
+    offset = moment.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        moment = moment.replace(tzinfo=dt.UTC)  # keep the wall-clock time FHIR readers see
+    return iso(moment)
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """A full FHIR date (``YYYY-MM-DD``), else None."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def is_partial_date(value: Any) -> bool:
+    """True for a FHIR date with only a year or a year and month."""
+    return isinstance(value, str) and _PARTIAL_DATE.match(value) is not None
+
+
+def parse_instant(value: Any) -> dt.datetime | None:
+    """An aware datetime from FHIR instant/dateTime text with a time and a zone, else None."""
+    if not isinstance(value, str) or "T" not in value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+# --------------------------------------------------------------------------------------------
+# Identifiers
+
+
+def uid_value(uid: str) -> str:
+    """Identifier.value of a DICOM UID (``urn:oid:<uid>``)."""
+    return f"urn:oid:{uid}"
+
+
+def strip_oid(value: str) -> str:
+    """``value`` without a leading ``urn:oid:`` (any case)."""
+    return value[8:] if value.lower().startswith("urn:oid:") else value
+
+
+def is_dicom_uid(value: str) -> bool:
+    """True when ``value`` is a DICOM UID (digits and dots, at most 64 characters)."""
+    return bool(_UID.match(value)) and len(value) <= 64
+
+
+def patient_identifier_system(issuer: str | None) -> str | None:
+    """Identifier.system for an issuer of patient id that is a URI or an OID, else None."""
+    if not issuer:
+        return None
+    if issuer.replace(".", "").isdigit() and not issuer.startswith("."):
+        return f"urn:oid:{issuer}"
+    head, sep, _rest = issuer.partition(":")
+    if sep and head and head[0].isalpha() and all(c.isalnum() or c in "+.-" for c in head):
+        return issuer
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Person names
+
+
+def split_person_name(name: str) -> JsonDict:
+    """HumanName of a DICOM PN (``Family^Given^Middle^Prefix^Suffix``); ``text`` keeps it all."""
+    human: JsonDict = {"text": name}
+    parts = name.split("=")[0].split("^")
+    if len(parts) > 1:
+        if parts[0]:
+            human["family"] = parts[0]
+        given = [p for p in parts[1:3] if p]
+        if given:
+            human["given"] = given
+        if len(parts) > 3 and parts[3]:
+            human["prefix"] = [parts[3]]
+        if len(parts) > 4 and parts[4]:
+            human["suffix"] = [parts[4]]
+    return human
+
+
+def person_name(name: JsonDict) -> str | None:
+    """DICOM PN text of a HumanName (its ``text`` when given)."""
+    text = as_str(name.get("text"))
+    if text:
+        return text
+    family = as_str(name.get("family")) or ""
+    given = [g for g in as_list(name.get("given")) if isinstance(g, str)]
+    prefix = [p for p in as_list(name.get("prefix")) if isinstance(p, str)]
+    suffix = [s for s in as_list(name.get("suffix")) if isinstance(s, str)]
+    parts = [family, given[0] if given else "", " ".join(given[1:]), " ".join(prefix),
+             " ".join(suffix)]
+    pn = "^".join(parts).rstrip("^")
+    return pn or None

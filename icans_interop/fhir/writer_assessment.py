@@ -1,0 +1,93 @@
+"""The clinical assessment, the recorded grade and the ICANS diagnosis as FHIR resources.
+
+* ICE score: one survey ``Observation`` (``valueInteger`` = total, one component per ICE
+  item); level of consciousness, seizure and motor finding: one exam Observation each
+  (:data:`.layout.ASSESSMENT_DOMAINS`); one exam Observation per ICP/edema finding and per
+  clinical sign (:data:`.layout.ASSESSMENT_LISTS`); the recorded ICANS grade as a survey
+  Observation (its time: the assessment's, else the study's).
+* a ``Condition`` (ICD-10-CM G92.0x by the effective grade, ``evidence`` -> those
+  Observations) unless the grade is 0.
+"""
+
+from __future__ import annotations
+
+from icans_interop import grading
+from icans_interop.fhir.bundle import BundleBuilder, resource_id
+from icans_interop.fhir.codes import JsonDict, codeable, fixed_cc
+from icans_interop.fhir.layout import (
+    ASSESSMENT_DOMAINS,
+    ASSESSMENT_LISTS,
+    GRADE_KEY,
+    ICE_SCORE_KEY,
+    grade_value_key,
+)
+from icans_interop.fhir.values import instant, study_datetime
+from icans_interop.model import ICE_ITEMS, ImagingReport
+
+
+def add_assessment(b: BundleBuilder, report: ImagingReport, subject: JsonDict,
+                   issued: str) -> list[JsonDict]:
+    """Observations of the clinical assessment and recorded grade; returns their references."""
+    refs: list[JsonDict] = []
+    assessment = report.assessment
+    when: JsonDict = {}
+    if assessment is not None and assessment.assessed_at is not None:
+        when = {"effectiveDateTime": instant(assessment.assessed_at)}
+
+    def observation(role: str, code_key: str, category: str, value: JsonDict,
+                    extra: JsonDict | None = None, effective: JsonDict = when) -> None:
+        res: JsonDict = {"resourceType": "Observation", "id": resource_id(b.key, role),
+                         "status": "final", "category": [fixed_cc(category)],
+                         "code": codeable(code_key), "subject": subject, **effective,
+                         "issued": issued, **value}
+        if extra:
+            res.update(extra)
+        refs.append(b.add(res))
+
+    if assessment is not None:
+        if assessment.ice is not None:
+            ice = assessment.ice
+            observation("Observation/ice", ICE_SCORE_KEY, "category-survey",
+                        {"valueInteger": ice.total},
+                        {"component": [{"code": codeable(key),
+                                        "valueInteger": getattr(ice, field)}
+                                       for field, key, _max in ICE_ITEMS]})
+        for field, code_key, _role in ASSESSMENT_DOMAINS:
+            observation(f"Observation/{field}", code_key, "category-exam",
+                        {"valueCodeableConcept": codeable(getattr(assessment, field))})
+        for field, code_key, _role, stem in ASSESSMENT_LISTS:
+            for number, key in enumerate(getattr(assessment, field), start=1):
+                observation(f"Observation/{stem}/{number}", code_key, "category-exam",
+                            {"valueCodeableConcept": codeable(key)})
+    if report.icans_grade is not None:
+        # The grade always gets a time: the assessment's, else the study's.
+        observation("Observation/grade", GRADE_KEY, "category-survey",
+                    {"valueCodeableConcept": codeable(grade_value_key(report.icans_grade))},
+                    effective=when or {"effectiveDateTime": study_datetime(report)})
+    return refs
+
+
+def add_condition(b: BundleBuilder, subject: JsonDict, issued: str, effective: str,
+                  evidence: list[JsonDict]) -> JsonDict | None:
+    """The ICANS Condition (unless ungraded or grade 0); returns its code for the report."""
+    report = b.report
+    grade = grading.effective_grade(report.icans_grade, report.assessment)
+    if (report.assessment is None and report.icans_grade is None) or grade == 0:
+        return None
+    condition_code = codeable(grading.icd10cm_key(grade))
+    onset = (instant(report.assessment.assessed_at)
+             if report.assessment is not None and report.assessment.assessed_at
+             else effective)
+    condition: JsonDict = {
+        "resourceType": "Condition", "id": resource_id(b.key, "Condition/icans"),
+        "clinicalStatus": fixed_cc("clinical-active"),
+        "verificationStatus": fixed_cc("verification-confirmed"),
+        "category": [fixed_cc("encounter-diagnosis")],
+        "code": condition_code, "subject": subject, "onsetDateTime": onset,
+        "recordedDate": issued,
+    }
+    if evidence:
+        condition["evidence"] = ([{"reference": ref} for ref in evidence] if b.r5
+                                 else [{"detail": evidence}])
+    b.add(condition)
+    return condition_code
