@@ -34,7 +34,8 @@ from icans_interop.knowledge import (
 )
 
 ENTRY_FILE = Path(knowledge.__file__).parent / "data" / "icans-knowledge-entry.txt"
-SEED_FILE = Path("/work/shared/seeds/icans-knowledge-entry.txt")
+# The medical source the package ships a copy of; CI lays shared/ beside the checkout.
+SEED_FILE = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "icans-knowledge-entry.txt"
 REAL_TEXT = ENTRY_FILE.read_text(encoding="utf-8")
 REAL_LINES = REAL_TEXT.split("\n")
 
