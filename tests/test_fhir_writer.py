@@ -465,8 +465,12 @@ def test_condition_code_follows_the_effective_grade(path: Path) -> None:
     bundle = bundle_json(report)
     grade = grading.effective_grade(report.icans_grade, report.assessment)
     conditions = resources(bundle, "Condition")
-    if grade in (None, 0):
+    if grade == 0 or (grade is None and not report.findings):
         assert conditions == []
+    elif grade is None:  # findings but no grade: provisional "grade unspecified"
+        (condition,) = conditions
+        assert has(condition["code"], "http://hl7.org/fhir/sid/icd-10-cm", "G92.00")
+        assert condition["verificationStatus"]["coding"][0]["code"] == "provisional"
     else:
         (condition,) = conditions
         assert has(condition["code"], *fhir_coding(grading.icd10cm_key(grade)))
@@ -483,15 +487,25 @@ def test_computed_grade_when_none_recorded(deep: ImagingReport) -> None:
                    for o in resources(bundle, "Observation"))
 
 
-def test_imaging_only_report_has_no_clinical_resources(deep: ImagingReport) -> None:
+def test_imaging_only_report_has_a_provisional_ungraded_condition(deep: ImagingReport
+                                                                   ) -> None:
     report = deep.model_copy(update={"assessment": None, "icans_grade": None,
                                      "observer_name": None, "impression": None})
     bundle = bundle_json(report)
-    assert resources(bundle, "Condition") == []
+    (condition,) = resources(bundle, "Condition")
+    assert has(condition["code"], "http://hl7.org/fhir/sid/icd-10-cm", "G92.00")
+    assert condition["verificationStatus"]["coding"][0]["code"] == "provisional"
+    groups = {e["fullUrl"] for e in bundle["entry"]
+              if has(e["resource"].get("category", [{}])[0], terminology.DCM, "125007")}
+    refs = condition["evidence"][0]["detail"]
+    assert {r["reference"] for r in refs} == groups
+    no_findings = report.model_copy(update={"findings": ()})
+    assert resources(bundle_json(no_findings), "Condition") == []
     assert resources(bundle, "Practitioner") == [
         r for r in resources(bundle, "Practitioner") if r["name"][0]["text"] == "Smith^Anna"]
     (report_res,) = resources(bundle, "DiagnosticReport")
-    assert "conclusion" not in report_res and "conclusionCode" not in report_res
+    assert "conclusion" not in report_res
+    assert [c["coding"][0]["code"] for c in report_res["conclusionCode"]] == ["G92.00"]
     assert "performer" not in report_res
     assert len(resources(bundle, "Observation")) == 2 + sum(
         len(expected_evaluations(report, i)) for i in range(len(report.findings)))

@@ -40,6 +40,8 @@ FIXED: dict[str, tuple[str, str, str, str]] = {
                         "FHIR R4 condition-clinical (required binding)"),
     "verification-confirmed": (CONDITION_VERIFICATION, "confirmed", "Confirmed",
                                "FHIR R4 condition-ver-status (required binding)"),
+    "verification-provisional": (CONDITION_VERIFICATION, "provisional", "Provisional",
+                                 "FHIR R4 condition-ver-status (required binding)"),
     "encounter-diagnosis": (CONDITION_CATEGORY, "encounter-diagnosis", "Encounter Diagnosis",
                             "FHIR R4 condition-category; US Core Condition Encounter Diagnosis"),
     "id-type-mr": (V2_0203, "MR", "Medical record number", "HL7 v2 table 0203"),

@@ -112,7 +112,8 @@ def build(report: ImagingReport, version: Version = "R4",
 
     # Clinical assessment, grade and condition
     evidence = add_assessment(b, report, ctx.subject, issued)
-    condition_code = add_condition(b, ctx.subject, issued, effective, evidence)
+    condition_code = add_condition(b, ctx.subject, issued, effective, evidence,
+                                   results)
 
     # DiagnosticReport contents
     report_res.update({"status": "final", "category": [codeable("radiology_category")],

@@ -6,7 +6,8 @@
   clinical sign (:data:`.layout.ASSESSMENT_LISTS`); the recorded ICANS grade as a survey
   Observation (its time: the assessment's, else the study's).
 * a ``Condition`` (ICD-10-CM G92.0x by the effective grade, ``evidence`` -> those
-  Observations) unless the grade is 0.
+  Observations) unless the grade is 0; an ungraded report with findings gets a provisional
+  G92.00 Condition whose evidence is the finding Observations.
 """
 
 from __future__ import annotations
@@ -68,20 +69,30 @@ def add_assessment(b: BundleBuilder, report: ImagingReport, subject: JsonDict,
 
 
 def add_condition(b: BundleBuilder, subject: JsonDict, issued: str, effective: str,
-                  evidence: list[JsonDict]) -> JsonDict | None:
-    """The ICANS Condition (unless ungraded or grade 0); returns its code for the report."""
+                  evidence: list[JsonDict], findings: list[JsonDict]) -> JsonDict | None:
+    """The ICANS Condition; returns its code for the DiagnosticReport's conclusionCode.
+
+    Graded (a recorded grade or an assessment): G92.01-G92.05, confirmed, evidence -> the
+    assessment Observations; none for grade 0. Not graded but with ICANS imaging findings:
+    G92.00 "grade unspecified", *provisional* (imaging alone does not confirm the syndrome),
+    evidence -> the finding Observations. Neither: no Condition.
+    """
     report = b.report
+    graded = report.assessment is not None or report.icans_grade is not None
     grade = grading.effective_grade(report.icans_grade, report.assessment)
-    if (report.assessment is None and report.icans_grade is None) or grade == 0:
+    if grade == 0 or not (graded or report.findings):
         return None
-    condition_code = codeable(grading.icd10cm_key(grade))
+    if not graded:
+        evidence = findings
+    condition_code = codeable(grading.icd10cm_key(grade if graded else None))
     onset = (instant(report.assessment.assessed_at)
              if report.assessment is not None and report.assessment.assessed_at
              else effective)
     condition: JsonDict = {
         "resourceType": "Condition", "id": resource_id(b.key, "Condition/icans"),
         "clinicalStatus": fixed_cc("clinical-active"),
-        "verificationStatus": fixed_cc("verification-confirmed"),
+        "verificationStatus": fixed_cc("verification-confirmed" if graded
+                                       else "verification-provisional"),
         "category": [fixed_cc("encounter-diagnosis")],
         "code": condition_code, "subject": subject, "onsetDateTime": onset,
         "recordedDate": issued,
