@@ -74,31 +74,20 @@ from __future__ import annotations
 from functools import cache, lru_cache
 from typing import Final
 
-from icans_interop import terminology
+from icans_interop import fields, terminology
 from icans_interop.dicom.content import DicomCode, concept_code
-from icans_interop.model import ICE_ITEMS, derived_uid
+from icans_interop.model import derived_uid
 
-#: TID 1501 row 11 qualifiers: (Finding field, concept-name key, value role, repeats).
-FINDING_QUALIFIERS: Final[tuple[tuple[str, str, str, bool], ...]] = (
-    ("distribution", "distribution_descriptor", "distribution", True),
-    ("number", "number_of_lesions", "number", False),
-    ("morphology", "lesion_morphology", "morphology", False),
-)
-#: Coded assessment items (TID 1500 row 13): (NeuroAssessment field, name key, value role,
-#: repeats).
-ASSESSMENT_CODES: Final[tuple[tuple[str, str, str, bool], ...]] = (
-    ("consciousness", "level_of_consciousness", "consciousness", False),
-    ("seizure", "seizure_domain", "seizure_status", False),
-    ("motor", "motor_domain", "motor_status", False),
-    ("icp_findings", "icp_domain", "icp_finding", True),
-)
+#: TID 1501 row 11 qualifiers and TID 1500 row 13 assessment items: the shared tables.
+FINDING_QUALIFIERS: Final = fields.FINDING_QUALIFIERS
+ASSESSMENT_CODES: Final = fields.ASSESSMENT_DOMAINS
 #: Template concepts other producers write that the model has no field for (read: noted, skipped).
 NOT_CARRIED: Final = frozenset({"topographical_modifier", "finding_category"})
-SIGNS_KEY: Final = "clinical_signs_observed"
-SIGN_ROLE: Final = "clinical_sign"
-ICE_TOTAL_KEY: Final = "ice_score"
-GRADE_KEY: Final = "icans_grade"
-GRADE_ROLE: Final = "icans_grade_value"
+SIGNS_KEY: Final = fields.SIGNS_KEY
+SIGN_ROLE: Final = fields.SIGN_ROLE
+ICE_TOTAL_KEY: Final = fields.ICE_SCORE_KEY
+GRADE_KEY: Final = fields.GRADE_KEY
+GRADE_ROLE: Final = fields.GRADE_VALUE_ROLE
 
 #: TID 1204 language value (highdicom DEFAULT_LANGUAGE; PS3.16 CID 5000 uses RFC 5646 tags).
 LANGUAGE: Final = DicomCode("en-US", "RFC5646", "English (United States)")
@@ -114,13 +103,9 @@ def name(key: str) -> DicomCode:
     return concept_code(key)
 
 
-@lru_cache(maxsize=1)
 def grade_keys() -> dict[int, str]:
-    """ICANS grade (0-5) -> concept key of role ``icans_grade_value`` (key ends in ``_<n>``)."""
-    keys = {int(key.rsplit("_", 1)[1]): key for key in terminology.load().keys(GRADE_ROLE)}
-    if sorted(keys) != list(range(6)):
-        raise terminology.TerminologyError(f"{GRADE_ROLE} concepts must cover grades 0-5")
-    return keys
+    """ICANS grade (0-5) -> concept key of role ``icans_grade_value``."""
+    return fields.grade_value_keys()
 
 
 @lru_cache(maxsize=1)
@@ -140,7 +125,6 @@ def sign_labels() -> dict[str, str]:
     return labels
 
 
-@lru_cache(maxsize=1)
 def ice_fields() -> dict[str, str]:
     """Concept key of an ICE item -> its IceItems field."""
-    return {key: field for field, key, _max in ICE_ITEMS}
+    return fields.ICE_FIELD_BY_KEY

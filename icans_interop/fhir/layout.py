@@ -9,57 +9,37 @@ grade codes are likewise kept as one table with its inverse.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Final
 
-from icans_interop import terminology
-from icans_interop.model import ICE_ITEMS
+from icans_interop import fields
 
-#: TID 1501 qualitative evaluations other than per-sequence signals:
-#: (Finding field, concept-name key, value role, repeats).
-QUALIFIERS: Final[tuple[tuple[str, str, str, bool], ...]] = (
-    ("distribution", "distribution_descriptor", "distribution", True),
-    ("number", "number_of_lesions", "number", False),
-    ("morphology", "lesion_morphology", "morphology", False),
-)
+#: Qualitative evaluations other than per-sequence signals (the SR's TID 1501 row 11 items).
+QUALIFIERS: Final = fields.FINDING_QUALIFIERS
 #: Single-valued assessment domains, one exam Observation each:
 #: (NeuroAssessment field, Observation.code key, value role).
-ASSESSMENT_DOMAINS: Final[tuple[tuple[str, str, str], ...]] = (
-    ("consciousness", "level_of_consciousness", "consciousness"),
-    ("seizure", "seizure_domain", "seizure_status"),
-    ("motor", "motor_domain", "motor_status"),
-)
+ASSESSMENT_DOMAINS: Final[tuple[tuple[str, str, str], ...]] = tuple(
+    (field, key, role) for field, key, role, repeats in fields.ASSESSMENT_DOMAINS if not repeats)
 #: Multi-valued assessment domains, one exam Observation per value:
 #: (NeuroAssessment field, Observation.code key, value role, resource-id stem).
+_ID_STEM: Final = {"icp_findings": "icp", "signs": "sign"}
 ASSESSMENT_LISTS: Final[tuple[tuple[str, str, str, str], ...]] = (
-    ("icp_findings", "icp_domain", "icp_finding", "icp"),
-    ("signs", "clinical_signs_observed", "clinical_sign", "sign"),
+    *((field, key, role, _ID_STEM[field])
+      for field, key, role, repeats in fields.ASSESSMENT_DOMAINS if repeats),
+    ("signs", fields.SIGNS_KEY, fields.SIGN_ROLE, _ID_STEM["signs"]),
 )
 #: Observation.code of the ICE score (components: the items).
-ICE_SCORE_KEY: Final = "ice_score"
+ICE_SCORE_KEY: Final = fields.ICE_SCORE_KEY
 #: Observation.code of the recorded grade (value role ``icans_grade_value``).
-GRADE_KEY: Final = "icans_grade"
-GRADE_VALUE_ROLE: Final = "icans_grade_value"
+GRADE_KEY: Final = fields.GRADE_KEY
+GRADE_VALUE_ROLE: Final = fields.GRADE_VALUE_ROLE
 
 #: ICE item concept key -> IceItems field.
-ICE_FIELD_BY_KEY: Final = {key: field for field, key, _max in ICE_ITEMS}
+ICE_FIELD_BY_KEY: Final = fields.ICE_FIELD_BY_KEY
 
 #: Patient.sex (DICOM) -> Patient.gender (FHIR), and back.
 GENDER: Final = {"M": "male", "F": "female", "O": "other"}
 SEX_OF_GENDER: Final = {gender: sex for sex, gender in GENDER.items()}
 
 
-def key_grade(key: str) -> int:
-    """The grade a grade-value or condition concept key ends in (``icans_grade_3`` -> 3)."""
-    return int(key.rsplit("_", 1)[1])
-
-
-@lru_cache(maxsize=1)
-def _grade_value_keys() -> dict[int, str]:
-    return {key_grade(concept.key): concept.key
-            for concept in terminology.load().value_set(GRADE_VALUE_ROLE)}
-
-
-def grade_value_key(grade: int) -> str:
-    """Concept key (role icans_grade_value) of an ICANS grade 0-5."""
-    return _grade_value_keys()[grade]
+key_grade = fields.key_grade
+grade_value_key = fields.grade_value_key
