@@ -33,6 +33,7 @@ from pydicom.uid import generate_uid
 
 from icans_interop import dicom
 from icans_interop.dicom import content as c
+from icans_interop.dicom.part10 import DicomCode
 from icans_interop.model import ImagingReport, load_case
 
 PATTERNS = [
@@ -82,7 +83,7 @@ def ten_finding_report() -> ImagingReport:
     })
 
 
-def _hd_code(code: c.DicomCode) -> hd.sr.CodedConcept:
+def _hd_code(code: DicomCode) -> hd.sr.CodedConcept:
     return hd.sr.CodedConcept(code.value, code.scheme, code.meaning)
 
 

@@ -18,7 +18,7 @@ from pydicom.uid import ImplicitVRLittleEndian
 
 from icans_interop import dicom
 from icans_interop.dicom import content as c
-from icans_interop.dicom import reader as r
+from icans_interop.dicom.part10 import LIMITS, Limits
 from icans_interop.issues import Issue
 from icans_interop.model import ImagingReport, load_case
 
@@ -336,19 +336,27 @@ def _implicit_nested(depth: int) -> bytes:
     return buffer.getvalue() + (sq + item) * depth + (item_end + sq_end) * depth
 
 
-@pytest.mark.parametrize("depth", [100, 5000])
+@pytest.mark.parametrize("depth", [LIMITS.max_nesting + 1, 5000])
 def test_deep_implicit_vr_file(depth: int) -> None:
     report, issues = dicom.read(_implicit_nested(depth))
     assert report is None
     assert _codes(issues) == [("error", "too-deep")]
 
 
-def test_item_count_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(r, "MAX_ITEMS", 50)
+def test_item_count_limit() -> None:
+    limits = Limits(max_content_items=10)
     for source in (_written(), dicom.to_bytes(_written())):
-        report, issues = dicom.read(source)
+        report, issues = dicom.read(source, limits=limits)
         assert report is None
         assert _codes(issues) == [("error", "too-large")]
+        assert "more than 10 content items" in issues[0].message
+
+
+def test_an_80_level_tree_is_within_the_limits() -> None:
+    """One limit for reader and validator: 80 nested content items are read, not refused."""
+    report, issues = dicom.read(dicom.to_bytes(_deep(80)))
+    assert report is not None
+    assert "too-deep" not in {i.code for i in issues}
 
 
 # ---------------------------------------------------------------------------------------------

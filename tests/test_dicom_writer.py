@@ -20,6 +20,7 @@ except ImportError:  # tests/ imported as a package
 from icans_interop import dicom, terminology
 from icans_interop.dicom import content as c
 from icans_interop.dicom import writer as w
+from icans_interop.dicom.part10 import DicomCode
 from icans_interop.model import ImagingReport, load_case
 
 FIXTURES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "valid").glob("*.json"))
@@ -356,7 +357,7 @@ def test_long_meanings_and_codes() -> None:
     long = c.fit_lo("Unarousable or requires vigorous or repetitive tactile stimuli to arouse; "
                     "stupor or coma")
     assert len(long.encode()) <= 64 and long.endswith("...")
-    item = c.code_sequence_item(c.DicomCode("X" * 20, "99ICANS", "m"))
+    item = c.code_sequence_item(DicomCode("X" * 20, "99ICANS", "m"))
     assert item.LongCodeValue == "X" * 20 and "CodeValue" not in item
 
 

@@ -26,8 +26,10 @@ from pydicom.uid import (
 )
 
 from icans_interop import dicom, model
+from icans_interop.dicom import part10
+from icans_interop.dicom.part10 import LIMITS, Limits
 from icans_interop.issues import catalogue
-from icans_interop.validation import sr_codes, sr_dicom, sr_template, sr_tree
+from icans_interop.validation import sr_codes, sr_dicom, sr_template, sr_tree, sr_values
 from icans_interop.validation.sr import validate_sr
 
 try:
@@ -246,7 +248,7 @@ def test_icans_profile_surfaces_reader_issues_on_foreign_documents() -> None:
 def test_template_rows_are_annotated() -> None:
     """Every item of a highdicom document that a table row describes carries that row."""
     ds = highdicom_sr(findings=1, rois=True)
-    parsed = sr_dicom.parse(encode(ds))
+    parsed = part10.parse(encode(ds))
     report = sr_tree.Report()
     tree = sr_tree.build(parsed, "comprehensive-3d", report)
     sr_template.check(tree, report)
@@ -302,7 +304,7 @@ def test_other_transfer_syntaxes(syntax: str) -> None:
 def test_undefined_lengths_are_parsed() -> None:
     """Sequences and items of undefined length (what many toolkits write)."""
     data = encode(base_dataset())
-    parsed_defined = sr_dicom.parse(data)
+    parsed_defined = part10.parse(data)
     ds = base_dataset()
     for _path, item in items(ds):
         for element in item:
@@ -314,7 +316,7 @@ def test_undefined_lengths_are_parsed() -> None:
         ds.save_as(buffer, enforce_file_format=True)
     result = validate_sr(buffer.getvalue(), "base")
     assert result.valid, result.to_text()
-    assert len(sr_dicom.parse(buffer.getvalue()).parents) == len(parsed_defined.parents)
+    assert len(part10.parse(buffer.getvalue()).parents) == len(parsed_defined.parents)
 
 
 @pytest.mark.parametrize("payload", [b"", b"DICM", b"\x00" * 200, b"\x00" * 128 + b"DICM"],
@@ -330,13 +332,13 @@ def test_missing_file() -> None:
     assert [(i.code, i.location) for i in result.issues] == [("unreadable", "(file)")]
 
 
-def test_file_size_limit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_file_size_limit(tmp_path: Path) -> None:
     data = encode(base_dataset())
-    monkeypatch.setattr(sr_dicom, "MAX_BYTES", len(data) - 1)
-    assert [i.code for i in validate_sr(data).issues] == ["too-large"]
+    limits = Limits(max_bytes=len(data) - 1)
+    assert [i.code for i in validate_sr(data, limits=limits).issues] == ["too-large"]
     path = tmp_path / "big.dcm"
     path.write_bytes(data)
-    assert [i.code for i in validate_sr(path).issues] == ["too-large"]
+    assert [i.code for i in validate_sr(path, limits=limits).issues] == ["too-large"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,7 +357,7 @@ def _element(tag: int, vr: bytes, value: bytes) -> bytes:
 def _with_content(content: bytes) -> bytes:
     """A Part 10 file: the base document's header, then ``content`` as the root's content."""
     data = encode(base_dataset())
-    parsed = sr_dicom.parse(data)
+    parsed = part10.parse(data)
     start = data.index(struct.pack("<HH", 0x0040, 0xA730))
     stop = start + 12 + struct.unpack_from("<I", data, start + 8)[0]
     assert parsed.dataset[0x0040A730]
@@ -406,7 +408,7 @@ def _flat_items(count: int) -> bytes:
 
 
 def test_too_many_content_items() -> None:
-    data = _flat_items(sr_dicom.MAX_CONTENT_ITEMS + 1)
+    data = _flat_items(LIMITS.max_content_items + 1)
     started = time.process_time()
     result = validate_sr(data, "icans")
     assert time.process_time() - started < 1.0
@@ -414,7 +416,7 @@ def test_too_many_content_items() -> None:
 
 
 def test_many_content_items_within_the_limit_stay_fast() -> None:
-    data = _flat_items(sr_dicom.MAX_CONTENT_ITEMS)
+    data = _flat_items(LIMITS.max_content_items)
     started = time.process_time()
     result = validate_sr(data, "icans")
     assert time.process_time() - started < 1.0
@@ -424,7 +426,7 @@ def test_many_content_items_within_the_limit_stay_fast() -> None:
 def test_too_many_elements() -> None:
     """Many tiny header items (not content items) are bounded too."""
     item = struct.pack("<HHI", 0xFFFE, 0xE000, 0)
-    payload = item * (sr_dicom.MAX_ELEMENTS + 1)
+    payload = item * (LIMITS.max_elements + 1)
     other = struct.pack("<HH2sHI", 0x0008, 0x1115, b"SQ", 0, len(payload)) + payload
     data = _with_content(b"")
     at = data.index(struct.pack("<HH", 0x0008, 0x1111))  # before Ref. Performed Proc. Step
@@ -498,19 +500,31 @@ def test_iod_table_compiles() -> None:
 
 
 def test_every_issue_code_is_catalogued() -> None:
-    sources = "".join((ROOT / "icans_interop" / "validation" / name).read_text()
-                      for name in ("sr.py", "sr_dicom.py", "sr_tree.py", "sr_template.py",
-                                   "sr_codes.py"))
+    sources = "".join((ROOT / "icans_interop" / name).read_text()
+                      for name in ("validation/sr.py", "validation/sr_dicom.py",
+                                   "validation/sr_tree.py", "validation/sr_template.py",
+                                   "validation/sr_codes.py", "validation/sr_values.py",
+                                   "dicom/part10.py"))
     with_severity = re.compile(r'(?:"error"|"warning"|"information"),\s*"([a-z-]+)"')
-    direct = re.compile(r'(?:error|emit|InputProblem)\(\s*"([a-z-]+)"')
+    direct = re.compile(r'(?:error|emit|Part10Error)\(\s*"([a-z-]+)"')
     used = set(with_severity.findall(sources)) | set(direct.findall(sources))
     used -= {"error", "warning", "information"}
     assert {"unreadable", "wrong-sop-class", "reference-cycle", "unknown-scheme"} <= used
     assert used <= set(catalogue()), used - set(catalogue())
 
 
-def test_standard_schemes_include_pydicom_schemes() -> None:
-    assert sr_codes.pydicom_schemes() <= sr_codes.STANDARD_SCHEMES
+def test_standard_schemes_include_every_scheme_of_pydicoms_context_groups() -> None:
+    """No code of a PS3.16 context group can be ``unknown-scheme`` (pydicom's public API)."""
+    used: set[str] = set()
+    groups = 0
+    for cid in range(1, 20_000):
+        members = sr_template.cid_members(cid)
+        if members is not None:
+            groups += 1
+            used |= {scheme for scheme, _code in members}
+    assert groups > 1000
+    assert {"DCM", "SCT", "LN", "UCUM", "RADLEX"} <= used
+    assert used <= sr_codes.standard_schemes(), used - sr_codes.standard_schemes()
 
 
 def test_cyclic_dataset() -> None:
@@ -550,5 +564,5 @@ def test_dataset_input_is_not_mutated() -> None:
     ("UT", b"line\r\nnext\tcol", True), ("UT", b"bell\x07", False),
 ])
 def test_vr_rules(vr: str, value: bytes, ok: bool) -> None:
-    problem = sr_dicom.VrChecker().check(vr, value)
+    problem = sr_values.VrChecker().check(vr, value)
     assert (problem is None) == ok, problem

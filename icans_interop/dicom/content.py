@@ -5,8 +5,7 @@ object model: a content item here is just a :class:`pydicom.Dataset` built in on
 dict of :class:`~pydicom.dataelem.DataElement` s (``Dataset(mapping)`` adopts the mapping, so
 no attribute-by-attribute ``__setattr__`` and no deep copies).
 
-* **Tags** (PS3.6) of the SR modules, as :class:`~pydicom.tag.BaseTag` constants; the reader
-  (:mod:`.tree`, :mod:`.reader`) uses the same constants.
+* **Tags** come from :mod:`.tags` (by PS3.6 keyword), shared with the reader and validator.
 * **Codes** (:func:`concept_code`): a concept key becomes an immutable
   :class:`DicomCode` triple once per process (an LRU cache over the mapping tables). Only these
   tuples are cached; every document gets *fresh* Datasets, so nothing mutable is ever shared
@@ -22,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from pydicom import config
 from pydicom.dataelem import DataElement, RawDataElement
@@ -31,71 +30,30 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
 from icans_interop import terminology
-
-# --------------------------------------------------------------------------------------------
-# Tags (PS3.6) used by the SR modules, as BaseTag so Dataset(mapping) gets proper keys.
-
-SPECIFIC_CHARACTER_SET: Final = BaseTag(0x00080005)
-SOP_CLASS_UID: Final = BaseTag(0x00080016)
-SOP_INSTANCE_UID: Final = BaseTag(0x00080018)
-STUDY_DATE: Final = BaseTag(0x00080020)
-CONTENT_DATE: Final = BaseTag(0x00080023)
-STUDY_TIME: Final = BaseTag(0x00080030)
-CONTENT_TIME: Final = BaseTag(0x00080033)
-ACCESSION_NUMBER: Final = BaseTag(0x00080050)
-MODALITY: Final = BaseTag(0x00080060)
-MANUFACTURER: Final = BaseTag(0x00080070)
-REFERRING_PHYSICIAN_NAME: Final = BaseTag(0x00080090)
-CODE_VALUE: Final = BaseTag(0x00080100)
-CODING_SCHEME_DESIGNATOR: Final = BaseTag(0x00080102)
-CODE_MEANING: Final = BaseTag(0x00080104)
-MAPPING_RESOURCE: Final = BaseTag(0x00080105)
-CODING_SCHEME_UID: Final = BaseTag(0x0008010C)
-CODING_SCHEME_IDENTIFICATION_SEQUENCE: Final = BaseTag(0x00080110)
-CODING_SCHEME_NAME: Final = BaseTag(0x00080115)
-CODING_SCHEME_RESPONSIBLE_ORGANIZATION: Final = BaseTag(0x00080116)
-LONG_CODE_VALUE: Final = BaseTag(0x00080119)
-URN_CODE_VALUE: Final = BaseTag(0x00080120)
-TIMEZONE_OFFSET_FROM_UTC: Final = BaseTag(0x00080201)
-STUDY_DESCRIPTION: Final = BaseTag(0x00081030)
-REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE: Final = BaseTag(0x00081111)
-REFERENCED_SERIES_SEQUENCE: Final = BaseTag(0x00081115)
-REFERENCED_SOP_CLASS_UID: Final = BaseTag(0x00081150)
-REFERENCED_SOP_INSTANCE_UID: Final = BaseTag(0x00081155)
-REFERENCED_SOP_SEQUENCE: Final = BaseTag(0x00081199)
-PATIENT_NAME: Final = BaseTag(0x00100010)
-PATIENT_ID: Final = BaseTag(0x00100020)
-ISSUER_OF_PATIENT_ID: Final = BaseTag(0x00100021)
-PATIENT_BIRTH_DATE: Final = BaseTag(0x00100030)
-PATIENT_SEX: Final = BaseTag(0x00100040)
-SOFTWARE_VERSIONS: Final = BaseTag(0x00181020)
-STUDY_INSTANCE_UID: Final = BaseTag(0x0020000D)
-SERIES_INSTANCE_UID: Final = BaseTag(0x0020000E)
-STUDY_ID: Final = BaseTag(0x00200010)
-SERIES_NUMBER: Final = BaseTag(0x00200011)
-INSTANCE_NUMBER: Final = BaseTag(0x00200013)
-RELATIONSHIP_TYPE: Final = BaseTag(0x0040A010)
-VERIFYING_OBSERVER_SEQUENCE: Final = BaseTag(0x0040A073)
-OBSERVATION_DATETIME: Final = BaseTag(0x0040A032)
-VALUE_TYPE: Final = BaseTag(0x0040A040)
-CONCEPT_NAME_CODE_SEQUENCE: Final = BaseTag(0x0040A043)
-CONTINUITY_OF_CONTENT: Final = BaseTag(0x0040A050)
-DATETIME: Final = BaseTag(0x0040A120)
-DATE: Final = BaseTag(0x0040A121)
-TIME: Final = BaseTag(0x0040A122)
-PERSON_NAME: Final = BaseTag(0x0040A123)
-UID: Final = BaseTag(0x0040A124)
-TEXT_VALUE: Final = BaseTag(0x0040A160)
-CONCEPT_CODE_SEQUENCE: Final = BaseTag(0x0040A168)
-OBSERVATION_UID: Final = BaseTag(0x0040A171)
-PERFORMED_PROCEDURE_CODE_SEQUENCE: Final = BaseTag(0x0040A372)
-CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE: Final = BaseTag(0x0040A375)
-PERTINENT_OTHER_EVIDENCE_SEQUENCE: Final = BaseTag(0x0040A385)
-COMPLETION_FLAG: Final = BaseTag(0x0040A491)
-VERIFICATION_FLAG: Final = BaseTag(0x0040A493)
-CONTENT_TEMPLATE_SEQUENCE: Final = BaseTag(0x0040A504)
-CONTENT_SEQUENCE: Final = BaseTag(0x0040A730)
-TEMPLATE_IDENTIFIER: Final = BaseTag(0x0040DB00)
+from icans_interop.dicom.part10 import DicomCode
+from icans_interop.dicom.tags import (
+    CODE_MEANING,
+    CODE_VALUE,
+    CODING_SCHEME_DESIGNATOR,
+    CONCEPT_CODE_SEQUENCE,
+    CONCEPT_NAME_CODE_SEQUENCE,
+    CONTENT_SEQUENCE,
+    CONTENT_TEMPLATE_SEQUENCE,
+    CONTINUITY_OF_CONTENT,
+    LONG_CODE_VALUE,
+    MAPPING_RESOURCE,
+    OBSERVATION_DATETIME,
+    OBSERVATION_UID,
+    PERSON_NAME,
+    REFERENCED_SOP_CLASS_UID,
+    REFERENCED_SOP_INSTANCE_UID,
+    REFERENCED_SOP_SEQUENCE,
+    RELATIONSHIP_TYPE,
+    TEMPLATE_IDENTIFIER,
+    TEXT_VALUE,
+    UID,
+    VALUE_TYPE,
+)
 
 #: Relationship types (PS3.3 C.17.3.2.4), spelled as written.
 CONTAINS: Final = "CONTAINS"
@@ -108,14 +66,6 @@ MAX_CODE_VALUE: Final = 16
 MAX_LO: Final = 64
 
 _IGNORE: Final = config.IGNORE
-
-
-class DicomCode(NamedTuple):
-    """A code triple as written in a Code Sequence item: (value, designator, meaning)."""
-
-    value: str
-    scheme: str
-    meaning: str
 
 
 def element(tag: BaseTag, vr: str, value: Any) -> DataElement:

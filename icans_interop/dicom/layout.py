@@ -1,7 +1,7 @@
 """Where each model field goes in the SR: the layout tables the writer builds and the reader walks.
 
-Both :mod:`.writer` and the reader modules iterate the same tables (:data:`FINDING_QUALIFIERS`,
-:data:`ASSESSMENT_CODES`, the concept keys below), so the two stay one-to-one. Every item
+Both :mod:`.writer` and the reader modules iterate the same tables (:mod:`icans_interop.fields`:
+``FINDING_QUALIFIERS``, ``ASSESSMENT_DOMAINS``, the concept keys), so the two stay one-to-one. Every item
 follows a row of PS3.16 TID 1500/1501/1001/1204/1600 as recorded in
 ``shared/reference/dicom-templates.md``; items the model does not have are not written.
 
@@ -75,19 +75,12 @@ from functools import cache, lru_cache
 from typing import Final
 
 from icans_interop import fields, terminology
-from icans_interop.dicom.content import DicomCode, concept_code
+from icans_interop.dicom.content import concept_code
+from icans_interop.dicom.part10 import DicomCode
 from icans_interop.model import derived_uid
 
-#: TID 1501 row 11 qualifiers and TID 1500 row 13 assessment items: the shared tables.
-FINDING_QUALIFIERS: Final = fields.FINDING_QUALIFIERS
-ASSESSMENT_CODES: Final = fields.ASSESSMENT_DOMAINS
 #: Template concepts other producers write that the model has no field for (read: noted, skipped).
 NOT_CARRIED: Final = frozenset({"topographical_modifier", "finding_category"})
-SIGNS_KEY: Final = fields.SIGNS_KEY
-SIGN_ROLE: Final = fields.SIGN_ROLE
-ICE_TOTAL_KEY: Final = fields.ICE_SCORE_KEY
-GRADE_KEY: Final = fields.GRADE_KEY
-GRADE_ROLE: Final = fields.GRADE_VALUE_ROLE
 
 #: TID 1204 language value (highdicom DEFAULT_LANGUAGE; PS3.16 CID 5000 uses RFC 5646 tags).
 LANGUAGE: Final = DicomCode("en-US", "RFC5646", "English (United States)")
@@ -103,28 +96,18 @@ def name(key: str) -> DicomCode:
     return concept_code(key)
 
 
-def grade_keys() -> dict[int, str]:
-    """ICANS grade (0-5) -> concept key of role ``icans_grade_value``."""
-    return fields.grade_value_keys()
-
-
 @lru_cache(maxsize=1)
 def grade_of_key() -> dict[str, int]:
     """Concept key of role ``icans_grade_value`` -> ICANS grade (the inverse of
-    :func:`grade_keys`)."""
-    return {key: grade for grade, key in grade_keys().items()}
+    :func:`.fields.grade_value_keys`)."""
+    return {key: grade for grade, key in fields.grade_value_keys().items()}
 
 
 @lru_cache(maxsize=1)
 def sign_labels() -> dict[str, str]:
     """Label or key (case-folded) -> clinical-sign key, for TEXT sign items."""
     labels: dict[str, str] = {}
-    for concept in terminology.load().value_set(SIGN_ROLE):
+    for concept in terminology.load().value_set(fields.SIGN_ROLE):
         labels[concept.label.casefold()] = concept.key
         labels[concept.key.casefold()] = concept.key
     return labels
-
-
-def ice_fields() -> dict[str, str]:
-    """Concept key of an ICE item -> its IceItems field."""
-    return fields.ICE_FIELD_BY_KEY

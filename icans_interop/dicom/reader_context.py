@@ -1,12 +1,12 @@
 """The state of one SR read and the helpers every part of the walk shares.
 
-:class:`ReadContext` holds the data set tree, the issue list and the document's time zone; its
-methods turn what the walk finds into issues instead of exceptions: a header attribute that
-cannot be converted, a model value that fails validation (the field is dropped when it is
-optional), a code that is unknown or of the wrong role, an item the encoding has no place for.
-:func:`content_items` gives each child item with its path, name and key;
-:func:`concept_key` maps DICOM codes back to concept keys (SRT/SNM3 designators and legacy
-SNOMED-RT ids accepted).
+:class:`ReadContext` holds the parsed file (:mod:`.part10`), the issue list, the document's
+time zone and the provenance of what has been read; its methods turn what the walk finds into
+issues instead of exceptions: a header attribute that cannot be converted, a model value that
+fails validation (the field is dropped when it is optional), a code that is unknown or of the
+wrong role, an item the encoding has no place for. :func:`content_items` gives each child item
+with its path, name and key; :func:`concept_key` maps DICOM codes back to concept keys (legacy
+SNOMED-RT codes are matched with pydicom's ``Code`` equality).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from functools import lru_cache
 from typing import Any, Final, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydicom.datadict import keyword_for_tag
+from pydicom.sr.coding import Code
 
 from icans_interop import terminology
-from icans_interop.dicom import tree as t
-from icans_interop.dicom.content import RELATIONSHIP_TYPE, VALUE_TYPE, DicomCode
+from icans_interop.dicom import tags
 from icans_interop.dicom.layout import NOT_CARRIED
+from icans_interop.dicom.part10 import DicomCode, Item, Parsed
 from icans_interop.issues import Issue, error, information, warning
+from icans_interop.reading import Provenance
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,24 +35,32 @@ _NOT_CARRIED_TYPES: Final = frozenset({"NUM", "IMAGE", "SCOORD", "SCOORD3D", "TC
 
 @lru_cache(maxsize=4096)
 def concept_key(scheme: str, value: str) -> str | None:
-    """Concept key for a DICOM code; SRT/SNM3 designators and SNOMED-RT ids are accepted."""
+    """Concept key for a DICOM code; SRT/SNM3 designators and SNOMED-RT ids are accepted.
+
+    A legacy SNOMED-RT code (``G-A100``, designator SRT) is the SNOMED CT concept that
+    pydicom's ``Code`` equality maps it to (PS3.16 Annex O).
+    """
     concepts = terminology.load()
     concept = concepts.lookup_dicom(scheme, value)
     if concept is None and scheme in ("SRT", "SNM3", "SCT"):
-        concept = concepts.lookup_dicom("SCT", _legacy_snomed().get(value, value))
+        concept = concepts.lookup_dicom("SCT", value)
+        if concept is None:
+            legacy = Code(value, "SRT", "")
+            concept = next((c for c in _snomed_concepts()
+                            if Code(c.dicom_coding().code, "SCT", "") == legacy), None)
     return None if concept is None else concept.key
+
+
+@lru_cache(maxsize=1)
+def _snomed_concepts() -> tuple[terminology.Concept, ...]:
+    """The concepts whose DICOM coding is SNOMED CT (the candidates of a legacy code)."""
+    return tuple(c for c in terminology.load()
+                 if c.has_dicom_coding() and c.dicom_coding().scheme == "SCT")
 
 
 def name_key(name: DicomCode | None) -> str | None:
     """Concept key of a concept name (None when absent or unknown)."""
     return None if name is None else concept_key(name.scheme, name.value)
-
-
-def _legacy_snomed() -> dict[str, str]:
-    """pydicom's SNOMED-RT -> SNOMED CT id map (imported only when a legacy code appears)."""
-    from pydicom.sr._snomed_dict import mapping
-
-    return mapping["SRT"]
 
 
 @lru_cache(maxsize=1)
@@ -63,7 +72,7 @@ def roles() -> dict[str, str]:
 class ContentItem(NamedTuple):
     """A content item as the walk sees it: node, PS3.3 path, concept name and its key."""
 
-    node: t.Node
+    node: Item
     path: str
     name: DicomCode | None
     key: str | None
@@ -71,43 +80,63 @@ class ContentItem(NamedTuple):
     rel: str | None
 
 
-def content_items(parent: t.Node, path: str) -> Iterator[ContentItem]:
-    """The content items under ``parent`` (at ``path``), numbered ``path.1``, ``path.2`` ..."""
-    for index, node in enumerate(t.children(parent), start=1):
-        name = t.item_name(node)
-        yield ContentItem(node, f"{path}.{index}", name, name_key(name),
-                          t.string_of(node, VALUE_TYPE), t.string_of(node, RELATIONSHIP_TYPE))
+def describe(code: DicomCode | None) -> str:
+    """``(value, scheme, "meaning")`` as PS3.16 writes codes, for issue messages."""
+    if code is None:
+        return "(no concept name)"
+    return f'({code.value}, {code.scheme}, "{code.meaning}")'
 
 
 def where(path: str, name: DicomCode | None) -> str:
     """Issue location of a content item: its path and concept name."""
-    return f"{path} {t.describe(name)}"
+    return f"{path} {describe(name)}"
 
 
 def attr(tag: int) -> str:
     """Issue location of a header attribute: ``(gggg,eeee) Keyword``."""
-    return f"{t.tag_text(tag)} {keyword_for_tag(tag)}"
+    return tags.tag_name(tag)
 
 
 class ReadContext:
-    """One read: the dataset, the issue list, and the document's time zone."""
+    """One read: the parsed file, the issue list, the time zone and the provenance."""
 
-    def __init__(self, ds: t.Node, issues: list[Issue]) -> None:
-        self.ds = ds
+    def __init__(self, parsed: Parsed, issues: list[Issue]) -> None:
+        self.parsed = parsed
+        self.ds = parsed.dataset
         self.issues = issues
         self.tz: dt.tzinfo = dt.UTC  # Timezone Offset From UTC, once read
+        self.provenance = Provenance(where("1", parsed.concept_name(parsed.dataset)))
 
     def issue(self, issue: Issue) -> None:
         """Record ``issue``."""
         self.issues.append(issue)
 
+    # -- the tree ---------------------------------------------------------------------------
+
+    def string(self, item: Item, tag: int) -> str | None:
+        """The (first) value of a text element, stripped; None when absent or empty."""
+        return self.parsed.first(item, tag)
+
+    def name(self, item: Item) -> DicomCode | None:
+        """The concept name of a content item."""
+        return self.parsed.concept_name(item)
+
+    def value_code(self, item: Item) -> DicomCode | None:
+        """The coded value (Concept Code Sequence) of a CODE content item."""
+        return self.parsed.first_code(item, tags.CONCEPT_CODE_SEQUENCE)
+
+    def content_items(self, parent: Item, path: str) -> Iterator[ContentItem]:
+        """The content items under ``parent`` (at ``path``), numbered ``path.1`` ..."""
+        parsed = self.parsed
+        for index, node in enumerate(parsed.children(parent), start=1):
+            name = parsed.concept_name(node)
+            yield ContentItem(node, f"{path}.{index}", name, name_key(name),
+                              parsed.text(node, tags.VALUE_TYPE),
+                              parsed.text(node, tags.RELATIONSHIP_TYPE))
+
     def header(self, tag: int, required: bool = False) -> str | None:
-        """A header string attribute; a conversion failure is an ``invalid-value`` issue."""
-        try:
-            value = t.string_of(self.ds, tag)
-        except Exception as exc:
-            self.issue(error("invalid-value", attr(tag), f"unreadable value: {exc}"))
-            return None
+        """A header string attribute (its first value); absent and required: an issue."""
+        value = self.parsed.first(self.ds, tag)
         if value is None and required:
             self.issue(error("missing-required", attr(tag), "required attribute is absent "
                                                             "or empty"))
@@ -153,20 +182,20 @@ class ReadContext:
         key = concept_key(code.scheme, code.value)
         if key is None:
             self.issue(warning("unknown-code", where(path, name),
-                               f"value {t.describe(code)} is not in the mapping tables; "
+                               f"value {describe(code)} is not in the mapping tables; "
                                "skipped"))
             return None
         actual = roles()[key]
         if actual != role:
             self.issue(error("wrong-role", where(path, name),
-                             f"value {t.describe(code)} is a {actual} concept ({key!r}); "
+                             f"value {describe(code)} is a {actual} concept ({key!r}); "
                              f"a {role} concept is required here"))
             return None
         return key
 
-    def skip(self, item: t.Node, path: str, name: DicomCode | None, place: str) -> None:
+    def skip(self, item: Item, path: str, name: DicomCode | None, place: str) -> None:
         """Issue for an item the encoding has no place for at ``place``."""
-        value_type = t.string_of(item, VALUE_TYPE) or "?"
+        value_type = self.parsed.text(item, tags.VALUE_TYPE) or "?"
         key = name_key(name)
         if value_type in _NOT_CARRIED_TYPES or key in NOT_CARRIED:
             self.issue(information("ignored-item", where(path, name),

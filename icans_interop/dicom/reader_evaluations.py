@@ -1,7 +1,7 @@
 """TID 1500 row 12 (Qualitative Evaluations) back into impression, grade and neuro assessment.
 
-Items are recognised by concept name following :data:`.layout.ASSESSMENT_CODES` and the keys
-of :mod:`.layout`. ICE item scores are TEXT integers (checked against the model's ranges and
+Items are recognised by concept name following :data:`.fields.ASSESSMENT_DOMAINS` and the
+keys of :mod:`.fields`. ICE item scores are TEXT integers (checked against the model's ranges and
 the written total); clinical signs are CODE, or TEXT holding the sign's label or key. The
 assessment time is the Observation DateTime of the assessment items (inherited from the
 container when they have none); differing times keep the first with a warning.
@@ -13,31 +13,27 @@ import datetime as dt
 import re
 from typing import Any
 
-from icans_interop.dicom import content as c
-from icans_interop.dicom import tree as t
-from icans_interop.dicom.layout import (
-    ASSESSMENT_CODES,
-    GRADE_KEY,
-    GRADE_ROLE,
-    ICE_TOTAL_KEY,
-    SIGN_ROLE,
-    SIGNS_KEY,
-    grade_of_key,
-    ice_fields,
-    sign_labels,
-)
-from icans_interop.dicom.reader_context import ReadContext, content_items, where
+from icans_interop import fields
+from icans_interop.dicom import tags
+from icans_interop.dicom.layout import grade_of_key, sign_labels
+from icans_interop.dicom.part10 import Item
+from icans_interop.dicom.reader_context import ReadContext, where
 from icans_interop.dicom.values import parse_datetime
 from icans_interop.issues import error, warning
 from icans_interop.model import ICE_ITEMS, IceItems, NeuroAssessment
 
 #: Concept-name key of a row 13 coded item -> (NeuroAssessment field, value role, repeats).
-_CODED = {name: (field, role, repeats) for field, name, role, repeats in ASSESSMENT_CODES}
+_CODED = {name: (field, role, repeats)
+          for field, name, role, repeats in fields.ASSESSMENT_DOMAINS}
+SIGNS_KEY = fields.SIGNS_KEY
+ICE_TOTAL_KEY = fields.ICE_SCORE_KEY
 
 
-def read_evaluations(ctx: ReadContext, container: t.Node, path: str,
+def read_evaluations(ctx: ReadContext, container: Item, path: str,
                      data: dict[str, Any]) -> None:
     """Impression, ICANS grade and neuro assessment from the Qualitative Evaluations."""
+    record = ctx.provenance.record
+    record("assessment", where(path, ctx.name(container)), replace=False)
     inherited = _observation_datetime(ctx, container, None, path)
     assessment: dict[str, Any] = {}
     times: list[dt.datetime] = []
@@ -45,49 +41,62 @@ def read_evaluations(ctx: ReadContext, container: t.Node, path: str,
     ice_total: str | None = None
     signs: list[str] = []
     impressions: list[str] = []
-    ice_field = ice_fields()
-    for item, item_path, name, key, value_type, _rel in content_items(container, path):
+    ice_field = fields.ICE_FIELD_BY_KEY
+    counts: dict[str, int] = {}
+    for item, item_path, name, key, value_type, _rel in ctx.content_items(container, path):
+        at = where(item_path, name)
         is_assessment = key in _CODED or key in ice_field or key in (SIGNS_KEY, ICE_TOTAL_KEY)
         if is_assessment:
             when = _observation_datetime(ctx, item, inherited, item_path)
             if when is not None:
                 times.append(when)
         if key == "impression" and value_type == "TEXT":
-            text = t.string_of(item, c.TEXT_VALUE)
+            text = ctx.string(item, tags.TEXT_VALUE)
             if text is not None:
                 impressions.append(text)
-        elif key == GRADE_KEY and value_type == "CODE":
-            grade = ctx.key(t.item_code(item), GRADE_ROLE, item_path, name)
-            if grade is not None:
-                data.setdefault("icans_grade", grade_of_key()[grade])
+                record("impression", at, replace=False)
+        elif key == fields.GRADE_KEY and value_type == "CODE":
+            grade = ctx.key(ctx.value_code(item), fields.GRADE_VALUE_ROLE, item_path, name)
+            if grade is not None and "icans_grade" not in data:
+                data["icans_grade"] = grade_of_key()[grade]
+                record("icans_grade", at)
         elif key in ice_field and value_type == "TEXT":
-            ice.setdefault(ice_field[key], t.string_of(item, c.TEXT_VALUE) or "")
+            ice.setdefault(ice_field[key], ctx.string(item, tags.TEXT_VALUE) or "")
+            record(f"assessment.ice.{ice_field[key]}", at, replace=False)
         elif key == ICE_TOTAL_KEY and value_type == "TEXT":
-            ice_total = t.string_of(item, c.TEXT_VALUE)
+            ice_total = ctx.string(item, tags.TEXT_VALUE)
+            record("assessment.ice", at, replace=False)
         elif key in _CODED and value_type == "CODE":
             field, role, repeats = _CODED[key]
-            found = ctx.key(t.item_code(item), role, item_path, name)
+            found = ctx.key(ctx.value_code(item), role, item_path, name)
             if found is None:
                 continue
             if repeats:
+                number = counts.get(field, 0)
+                counts[field] = number + 1
+                record(f"assessment.{field}[{number}]", at)
+                record(f"assessment.{field}", at, replace=False)
                 assessment.setdefault(field, []).append(found)
             elif field in assessment:
                 ctx.issue(warning("inconsistent-value", where(item_path, name),
                                   f"second {field} value {found!r}; the first is used"))
             else:
                 assessment[field] = found
+                record(f"assessment.{field}", at)
         elif key == SIGNS_KEY and value_type == "CODE":
-            found = ctx.key(t.item_code(item), SIGN_ROLE, item_path, name)
+            found = ctx.key(ctx.value_code(item), fields.SIGN_ROLE, item_path, name)
             if found is not None:
+                record(f"assessment.signs[{len(signs)}]", at)
                 signs.append(found)
         elif key == SIGNS_KEY and value_type == "TEXT":
-            label = t.string_of(item, c.TEXT_VALUE) or ""
+            label = ctx.string(item, tags.TEXT_VALUE) or ""
             sign = sign_labels().get(label.casefold())
             if sign is None:
-                ctx.issue(warning("unknown-code", where(item_path, name),
+                ctx.issue(warning("unknown-code", at,
                                   f"clinical sign {label!r} is not a known sign label; "
                                   "skipped"))
             else:
+                record(f"assessment.signs[{len(signs)}]", at)
                 signs.append(sign)
         else:
             ctx.skip(item, item_path, name, "the Qualitative Evaluations container")
@@ -97,9 +106,9 @@ def read_evaluations(ctx: ReadContext, container: t.Node, path: str,
         _assessment(ctx, assessment, ice, ice_total, signs, times, path, data)
 
 
-def _observation_datetime(ctx: ReadContext, item: t.Node, inherited: dt.datetime | None,
+def _observation_datetime(ctx: ReadContext, item: Item, inherited: dt.datetime | None,
                           path: str) -> dt.datetime | None:
-    text = t.string_of(item, c.OBSERVATION_DATETIME)
+    text = ctx.string(item, tags.OBSERVATION_DATETIME)
     if text is None:
         return inherited
     value = parse_datetime(text, ctx.tz)
@@ -110,12 +119,12 @@ def _observation_datetime(ctx: ReadContext, item: t.Node, inherited: dt.datetime
     return value
 
 
-def _assessment(ctx: ReadContext, fields: dict[str, Any], ice: dict[str, str],
+def _assessment(ctx: ReadContext, coded: dict[str, Any], ice: dict[str, str],
                 ice_total: str | None, signs: list[str], times: list[dt.datetime], path: str,
                 data: dict[str, Any]) -> None:
     place = f"{path} (C0034375, UMLS, \"Qualitative Evaluations\")"
     assessment: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
-                                  for k, v in fields.items()}
+                                  for k, v in coded.items()}
     assessment["signs"] = tuple(signs)
     if times:
         assessment["assessed_at"] = times[0]

@@ -9,27 +9,23 @@ UTC read here becomes the default zone of every DT value in the content tree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from icans_interop.dicom import content as c
+from icans_interop.dicom import tags
 from icans_interop.dicom.reader_context import ReadContext, attr, concept_key, roles
-from icans_interop.dicom.tree import first_code
 from icans_interop.dicom.values import parse_date, parse_offset, parse_person_name, parse_time
 from icans_interop.issues import error, information
 from icans_interop.model import Patient, Study
 
-#: Procedure Code Sequence (0008,1032) of the General Study module (a fallback procedure).
-PROCEDURE_CODE_SEQUENCE: Final = 0x00081032
-
 #: Header attribute of each Patient / Study field (issue locations).
-_PATIENT_FIELDS: Final = {"id": c.PATIENT_ID, "id_issuer": c.ISSUER_OF_PATIENT_ID,
-                          "family_name": c.PATIENT_NAME, "given_name": c.PATIENT_NAME,
-                          "birth_date": c.PATIENT_BIRTH_DATE, "sex": c.PATIENT_SEX}
-_STUDY_FIELDS: Final = {"instance_uid": c.STUDY_INSTANCE_UID, "date": c.STUDY_DATE,
-                        "time": c.STUDY_TIME, "accession_number": c.ACCESSION_NUMBER,
-                        "description": c.STUDY_DESCRIPTION,
-                        "referring_physician": c.REFERRING_PHYSICIAN_NAME}
+_PATIENT_FIELDS: Final = {"id": tags.PATIENT_ID, "id_issuer": tags.ISSUER_OF_PATIENT_ID,
+                          "family_name": tags.PATIENT_NAME, "given_name": tags.PATIENT_NAME,
+                          "birth_date": tags.PATIENT_BIRTH_DATE, "sex": tags.PATIENT_SEX}
+_STUDY_FIELDS: Final = {"instance_uid": tags.STUDY_INSTANCE_UID, "date": tags.STUDY_DATE,
+                        "time": tags.STUDY_TIME, "accession_number": tags.ACCESSION_NUMBER,
+                        "description": tags.STUDY_DESCRIPTION,
+                        "referring_physician": tags.REFERRING_PHYSICIAN_NAME}
 
 
 def _optional(ctx: ReadContext, data: dict[str, Any], field: str, tag: int,
@@ -44,75 +40,91 @@ def _optional(ctx: ReadContext, data: dict[str, Any], field: str, tag: int,
 
 def read_patient(ctx: ReadContext) -> Patient | None:
     """The Patient module; None without a Patient ID."""
-    data: dict[str, Any] = {"id": ctx.header(c.PATIENT_ID, required=True)}
+    data: dict[str, Any] = {"id": ctx.header(tags.PATIENT_ID, required=True)}
     if data["id"] is None:
         return None
-    data["id_issuer"] = ctx.header(c.ISSUER_OF_PATIENT_ID)
-    name = ctx.header(c.PATIENT_NAME)
+    data["id_issuer"] = ctx.header(tags.ISSUER_OF_PATIENT_ID)
+    name = ctx.header(tags.PATIENT_NAME)
     if name is not None:
         parts = name.split("=")[0].split("^")  # alphabetic group: Family^Given^Middle...
         data["family_name"] = parts[0].strip() or None
         data["given_name"] = parts[1].strip() if len(parts) > 1 and parts[1].strip() else None
         if any(part.strip() for part in parts[2:]):
-            ctx.issue(information("ignored-item", attr(c.PATIENT_NAME),
+            ctx.issue(information("ignored-item", attr(tags.PATIENT_NAME),
                                   f"name components after the given name in {name!r} "
                                   "are not carried by the model"))
-    _optional(ctx, data, "birth_date", c.PATIENT_BIRTH_DATE, parse_date, "DA date")
-    sex = ctx.header(c.PATIENT_SEX)
+    _optional(ctx, data, "birth_date", tags.PATIENT_BIRTH_DATE, parse_date, "DA date")
+    sex = ctx.header(tags.PATIENT_SEX)
     if sex is not None:
         data["sex"] = sex
-    return ctx.validated(Patient, {k: v for k, v in data.items() if v is not None},
-                         attr(c.PATIENT_ID), _PATIENT_FIELDS)
+    patient = ctx.validated(Patient, {k: v for k, v in data.items() if v is not None},
+                            attr(tags.PATIENT_ID), _PATIENT_FIELDS)
+    _record(ctx, "patient", patient, _PATIENT_FIELDS)
+    return patient
 
 
 def read_study(ctx: ReadContext) -> Study | None:
     """The General Study module; None without a Study Instance UID or a valid Study Date."""
-    uid = ctx.header(c.STUDY_INSTANCE_UID, required=True)
-    date_text = ctx.header(c.STUDY_DATE, required=True)
+    uid = ctx.header(tags.STUDY_INSTANCE_UID, required=True)
+    date_text = ctx.header(tags.STUDY_DATE, required=True)
     if uid is None or date_text is None:
         return None
     date = parse_date(date_text)
     if date is None:
-        ctx.issue(error("invalid-value", attr(c.STUDY_DATE),
+        ctx.issue(error("invalid-value", attr(tags.STUDY_DATE),
                         f"{date_text!r} is not a DA date"))
         return None
     data: dict[str, Any] = {"instance_uid": uid, "date": date}
-    _optional(ctx, data, "time", c.STUDY_TIME, parse_time, "TM time")
-    data["accession_number"] = ctx.header(c.ACCESSION_NUMBER)
-    data["description"] = ctx.header(c.STUDY_DESCRIPTION)
-    data["referring_physician"] = parse_person_name(ctx.header(c.REFERRING_PHYSICIAN_NAME))
-    return ctx.validated(Study, {k: v for k, v in data.items() if v is not None},
-                         attr(c.STUDY_INSTANCE_UID), _STUDY_FIELDS)
+    _optional(ctx, data, "time", tags.STUDY_TIME, parse_time, "TM time")
+    data["accession_number"] = ctx.header(tags.ACCESSION_NUMBER)
+    data["description"] = ctx.header(tags.STUDY_DESCRIPTION)
+    data["referring_physician"] = parse_person_name(ctx.header(tags.REFERRING_PHYSICIAN_NAME))
+    study = ctx.validated(Study, {k: v for k, v in data.items() if v is not None},
+                          attr(tags.STUDY_INSTANCE_UID), _STUDY_FIELDS)
+    _record(ctx, "study", study, _STUDY_FIELDS)
+    return study
+
+
+def _record(ctx: ReadContext, base: str, value: Patient | Study | None,
+            fields: Mapping[str, int]) -> None:
+    """Provenance of the header fields that made it into the model."""
+    if value is None:
+        return
+    for field, tag in fields.items():
+        if getattr(value, field, None) is not None:
+            ctx.provenance.record(f"{base}.{field}", attr(tag))
 
 
 def read_issued(ctx: ReadContext) -> dt.datetime | None:
     """Content Date/Time with the Timezone Offset From UTC (UTC when absent); sets ``ctx.tz``."""
-    date_text = ctx.header(c.CONTENT_DATE, required=True)
-    time_text = ctx.header(c.CONTENT_TIME, required=True)
+    date_text = ctx.header(tags.CONTENT_DATE, required=True)
+    time_text = ctx.header(tags.CONTENT_TIME, required=True)
     if date_text is None or time_text is None:
         return None
     date, time = parse_date(date_text), parse_time(time_text)
     if date is None or time is None:
-        ctx.issue(error("invalid-value", attr(c.CONTENT_DATE),
+        ctx.issue(error("invalid-value", attr(tags.CONTENT_DATE),
                         f"Content Date/Time {date_text!r} {time_text!r} malformed"))
         return None
-    offset_text = ctx.header(c.TIMEZONE_OFFSET_FROM_UTC)
+    offset_text = ctx.header(tags.TIMEZONE_OFFSET_FROM_UTC)
     tz = None if offset_text is None else parse_offset(offset_text)
     if tz is None:
-        ctx.issue(information("assumed-value", attr(c.TIMEZONE_OFFSET_FROM_UTC),
+        ctx.issue(information("assumed-value", attr(tags.TIMEZONE_OFFSET_FROM_UTC),
                               f"no usable offset ({offset_text!r}); Content Date/Time "
                               "read as UTC"))
         tz = dt.UTC
     ctx.tz = tz
+    ctx.provenance.record("issued", attr(tags.CONTENT_DATE))
     return dt.datetime.combine(date, time, tzinfo=tz)
 
 
 def header_procedure(ctx: ReadContext) -> str | None:
     """A known procedure from Performed Procedure Code Sequence or Procedure Code Sequence."""
-    for tag in (c.PERFORMED_PROCEDURE_CODE_SEQUENCE, PROCEDURE_CODE_SEQUENCE):
-        code = first_code(ctx.ds, tag)
+    for tag in (tags.PERFORMED_PROCEDURE_CODE_SEQUENCE, tags.PROCEDURE_CODE_SEQUENCE):
+        code = ctx.parsed.first_code(ctx.ds, tag)
         if code is not None:
             key = concept_key(code.scheme, code.value)
             if key is not None and roles()[key] == "procedure":
+                ctx.provenance.record("procedure", attr(tag))
                 return key
     return None

@@ -2,30 +2,36 @@
 
 The reader accepts any SR SOP Class; only these three are written because TID 1500 needs
 CONTAINER, CODE, TEXT, UIDREF, PNAME and IMAGE items, which Basic Text SR forbids (CODE with
-HAS CONCEPT MOD under items) and Key Object Selection cannot carry. UIDs are from PS3.4 Annex B
-(checked against highdicom's ``sop_class_iod_map.json``, 2026b).
+HAS CONCEPT MOD under items) and Key Object Selection cannot carry. UIDs are pydicom's
+(``pydicom.uid``, PS3.4 Annex B).
 """
 
 from __future__ import annotations
 
 from typing import Final, Literal
 
+from pydicom.uid import (
+    BasicTextSRStorage,
+    Comprehensive3DSRStorage,
+    ComprehensiveSRStorage,
+    EnhancedSRStorage,
+    ExtensibleSRStorage,
+)
+
 SopClassName = Literal["comprehensive-3d", "enhanced", "comprehensive"]
 
 #: Writer option -> SOP Class UID.
 SOP_CLASS_UIDS: Final[dict[str, str]] = {
-    "comprehensive-3d": "1.2.840.10008.5.1.4.1.1.88.34",
-    "enhanced": "1.2.840.10008.5.1.4.1.1.88.22",
-    "comprehensive": "1.2.840.10008.5.1.4.1.1.88.33",
+    "comprehensive-3d": str(Comprehensive3DSRStorage),
+    "enhanced": str(EnhancedSRStorage),
+    "comprehensive": str(ComprehensiveSRStorage),
 }
 
 #: SR SOP Classes whose content tree the reader walks (any other SOP Class is an error).
 SR_SOP_CLASSES: Final[dict[str, str]] = {
-    "1.2.840.10008.5.1.4.1.1.88.11": "Basic Text SR",
-    "1.2.840.10008.5.1.4.1.1.88.22": "Enhanced SR",
-    "1.2.840.10008.5.1.4.1.1.88.33": "Comprehensive SR",
-    "1.2.840.10008.5.1.4.1.1.88.34": "Comprehensive 3D SR",
-    "1.2.840.10008.5.1.4.1.1.88.35": "Extensible SR",
+    str(uid): uid.name.removesuffix(" Storage")
+    for uid in (BasicTextSRStorage, EnhancedSRStorage, ComprehensiveSRStorage,
+                Comprehensive3DSRStorage, ExtensibleSRStorage)
 }
 
 

@@ -24,21 +24,16 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-from icans_interop import terminology
+from icans_interop import fields, terminology
 from icans_interop.dicom import content as c
+from icans_interop.dicom import tags
 from icans_interop.dicom.checks import check_report, check_uid, report_strings
 from icans_interop.dicom.codec import IMPLEMENTATION_UID, IMPLEMENTATION_VERSION
 from icans_interop.dicom.layout import (
-    ASSESSMENT_CODES,
     DEVICE_OBSERVER_UID,
-    FINDING_QUALIFIERS,
-    GRADE_KEY,
-    ICE_TOTAL_KEY,
     LANGUAGE,
     MANUFACTURER,
-    SIGNS_KEY,
     TEMPLATE_ID,
-    grade_keys,
     name,
 )
 from icans_interop.dicom.sopclasses import sop_class_uid
@@ -96,7 +91,7 @@ def _finding_group(finding: Finding) -> Dataset:
     for signal in finding.signals:
         items.append(c.code(c.CONTAINS, c.concept_code(signal.sequence),
                             c.concept_code(signal.signal)))
-    for field, name_key, _role, repeats in FINDING_QUALIFIERS:
+    for field, name_key, _role, repeats in fields.FINDING_QUALIFIERS:
         value = getattr(finding, field)
         for key in (value if repeats else (() if value is None else (value,))):
             items.append(c.code(c.CONTAINS, name(name_key), c.concept_code(key)))
@@ -115,14 +110,14 @@ def _assessment_items(assessment: NeuroAssessment) -> list[Dataset]:
         for field, key, _max in ICE_ITEMS:
             items.append(c.text(c.CONTAINS, name(key), str(getattr(assessment.ice, field)),
                                 observation_datetime=when))
-        items.append(c.text(c.CONTAINS, name(ICE_TOTAL_KEY), str(assessment.ice.total),
+        items.append(c.text(c.CONTAINS, name(fields.ICE_SCORE_KEY), str(assessment.ice.total),
                             observation_datetime=when))
-    for field, name_key, _role, repeats in ASSESSMENT_CODES:
+    for field, name_key, _role, repeats in fields.ASSESSMENT_DOMAINS:
         value = getattr(assessment, field)
         for key in (value if repeats else (value,)):
             items.append(c.code(c.CONTAINS, name(name_key), c.concept_code(key),
                                 observation_datetime=when))
-    signs = name(SIGNS_KEY)
+    signs = name(fields.SIGNS_KEY)
     concepts = terminology.load()
     for key in assessment.signs:
         concept = concepts.concept(key)
@@ -140,8 +135,8 @@ def _qualitative_evaluations(report: ImagingReport) -> Dataset | None:
     if report.impression is not None:
         items.append(c.text(c.CONTAINS, name("impression"), report.impression))
     if report.icans_grade is not None:
-        items.append(c.code(c.CONTAINS, name(GRADE_KEY),
-                            c.concept_code(grade_keys()[report.icans_grade])))
+        items.append(c.code(c.CONTAINS, name(fields.GRADE_KEY),
+                            c.concept_code(fields.grade_value_key(report.icans_grade))))
     if report.assessment is not None:
         items.extend(_assessment_items(report.assessment))
     if not items:
@@ -210,15 +205,15 @@ def _evidence(images: Iterable[SourceImage]) -> list[Dataset]:
     studies = []
     for study_uid, series in tree.items():
         series_items = [c.dataset(
-            c.element(c.SERIES_INSTANCE_UID, "UI", series_uid),
-            c.element(c.REFERENCED_SOP_SEQUENCE, "SQ", Sequence([c.dataset(
-                c.element(c.REFERENCED_SOP_CLASS_UID, "UI", i.sop_class_uid),
-                c.element(c.REFERENCED_SOP_INSTANCE_UID, "UI", i.sop_instance_uid),
+            c.element(tags.SERIES_INSTANCE_UID, "UI", series_uid),
+            c.element(tags.REFERENCED_SOP_SEQUENCE, "SQ", Sequence([c.dataset(
+                c.element(tags.REFERENCED_SOP_CLASS_UID, "UI", i.sop_class_uid),
+                c.element(tags.REFERENCED_SOP_INSTANCE_UID, "UI", i.sop_instance_uid),
             ) for i in members])),
         ) for series_uid, members in series.items()]
         studies.append(c.dataset(
-            c.element(c.STUDY_INSTANCE_UID, "UI", study_uid),
-            c.element(c.REFERENCED_SERIES_SEQUENCE, "SQ", Sequence(series_items)),
+            c.element(tags.STUDY_INSTANCE_UID, "UI", study_uid),
+            c.element(tags.REFERENCED_SERIES_SEQUENCE, "SQ", Sequence(series_items)),
         ))
     return studies
 
@@ -230,13 +225,13 @@ def _tree_facts(root: Dataset) -> tuple[set[str], bool]:
     stack = [root]
     while stack:
         item = stack.pop()
-        for tag in (c.CONCEPT_NAME_CODE_SEQUENCE, c.CONCEPT_CODE_SEQUENCE):
+        for tag in (tags.CONCEPT_NAME_CODE_SEQUENCE, tags.CONCEPT_CODE_SEQUENCE):
             elem = item.get(tag)
             if elem is not None:
                 code_item = elem.value[0]
-                schemes.add(code_item[c.CODING_SCHEME_DESIGNATOR].value)
-                ascii_only = ascii_only and code_item[c.CODE_MEANING].value.isascii()
-        elem = item.get(c.CONTENT_SEQUENCE)
+                schemes.add(code_item[tags.CODING_SCHEME_DESIGNATOR].value)
+                ascii_only = ascii_only and code_item[tags.CODE_MEANING].value.isascii()
+        elem = item.get(tags.CONTENT_SEQUENCE)
         if elem is not None:
             stack.extend(elem.value)
     return schemes, ascii_only
@@ -245,10 +240,10 @@ def _tree_facts(root: Dataset) -> tuple[set[str], bool]:
 def _coding_scheme_identification() -> Dataset:
     """Declaration of the private scheme 99ICANS (PS3.3 Table C.12-1, 8.2)."""
     return c.dataset(
-        c.element(c.CODING_SCHEME_DESIGNATOR, "SH", terminology.LOCAL_SCHEME),
-        c.element(c.CODING_SCHEME_UID, "UI", terminology.LOCAL_SCHEME_UID),
-        c.element(c.CODING_SCHEME_NAME, "ST", terminology.LOCAL_SCHEME_NAME),
-        c.element(c.CODING_SCHEME_RESPONSIBLE_ORGANIZATION, "ST",
+        c.element(tags.CODING_SCHEME_DESIGNATOR, "SH", terminology.LOCAL_SCHEME),
+        c.element(tags.CODING_SCHEME_UID, "UI", terminology.LOCAL_SCHEME_UID),
+        c.element(tags.CODING_SCHEME_NAME, "ST", terminology.LOCAL_SCHEME_NAME),
+        c.element(tags.CODING_SCHEME_RESPONSIBLE_ORGANIZATION, "ST",
                   terminology.LOCAL_SCHEME_RESPONSIBLE),
     )
 
@@ -273,53 +268,53 @@ def write(report: ImagingReport, *, sop_class: str = "comprehensive-3d",
     issued, offset = dicom_offset(report.issued)
     procedure = c.concept_code(report.procedure)
     elements = [
-        c.element(c.SOP_CLASS_UID, "UI", class_uid),
-        c.element(c.SOP_INSTANCE_UID, "UI", instance_uid),
-        c.element(c.STUDY_DATE, "DA", format_date(study.date)),
-        c.element(c.CONTENT_DATE, "DA", format_date(issued.date())),
-        c.element(c.STUDY_TIME, "TM", "" if study.time is None else format_time(study.time)),
-        c.element(c.CONTENT_TIME, "TM", format_time(issued.time())),
-        c.element(c.ACCESSION_NUMBER, "SH", study.accession_number or ""),
-        c.element(c.MODALITY, "CS", "SR"),
-        c.element(c.MANUFACTURER, "LO", MANUFACTURER),
-        c.element(c.REFERRING_PHYSICIAN_NAME, "PN",
+        c.element(tags.SOP_CLASS_UID, "UI", class_uid),
+        c.element(tags.SOP_INSTANCE_UID, "UI", instance_uid),
+        c.element(tags.STUDY_DATE, "DA", format_date(study.date)),
+        c.element(tags.CONTENT_DATE, "DA", format_date(issued.date())),
+        c.element(tags.STUDY_TIME, "TM", "" if study.time is None else format_time(study.time)),
+        c.element(tags.CONTENT_TIME, "TM", format_time(issued.time())),
+        c.element(tags.ACCESSION_NUMBER, "SH", study.accession_number or ""),
+        c.element(tags.MODALITY, "CS", "SR"),
+        c.element(tags.MANUFACTURER, "LO", MANUFACTURER),
+        c.element(tags.REFERRING_PHYSICIAN_NAME, "PN",
                   format_person_name(study.referring_physician or "")),
-        c.element(c.TIMEZONE_OFFSET_FROM_UTC, "SH", offset),
-        c.element(c.REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE, "SQ", Sequence()),
-        c.element(c.PATIENT_NAME, "PN", patient_name(report.patient)),
-        c.element(c.PATIENT_ID, "LO", patient.id),
-        c.element(c.PATIENT_BIRTH_DATE, "DA",
+        c.element(tags.TIMEZONE_OFFSET_FROM_UTC, "SH", offset),
+        c.element(tags.REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE, "SQ", Sequence()),
+        c.element(tags.PATIENT_NAME, "PN", patient_name(report.patient)),
+        c.element(tags.PATIENT_ID, "LO", patient.id),
+        c.element(tags.PATIENT_BIRTH_DATE, "DA",
                   "" if patient.birth_date is None else format_date(patient.birth_date)),
-        c.element(c.PATIENT_SEX, "CS", patient.sex or ""),
-        c.element(c.SOFTWARE_VERSIONS, "LO", _software_version()),
-        c.element(c.STUDY_INSTANCE_UID, "UI", study.instance_uid),
-        c.element(c.SERIES_INSTANCE_UID, "UI", generate_uid()),
-        c.element(c.STUDY_ID, "SH", study.accession_number or "1"),
-        c.element(c.SERIES_NUMBER, "IS", "1"),
-        c.element(c.INSTANCE_NUMBER, "IS", "1"),
-        c.element(c.COMPLETION_FLAG, "CS", "COMPLETE"),
-        c.element(c.VERIFICATION_FLAG, "CS", "UNVERIFIED"),
-        c.code_sequence(c.PERFORMED_PROCEDURE_CODE_SEQUENCE, procedure),
+        c.element(tags.PATIENT_SEX, "CS", patient.sex or ""),
+        c.element(tags.SOFTWARE_VERSIONS, "LO", _software_version()),
+        c.element(tags.STUDY_INSTANCE_UID, "UI", study.instance_uid),
+        c.element(tags.SERIES_INSTANCE_UID, "UI", generate_uid()),
+        c.element(tags.STUDY_ID, "SH", study.accession_number or "1"),
+        c.element(tags.SERIES_NUMBER, "IS", "1"),
+        c.element(tags.INSTANCE_NUMBER, "IS", "1"),
+        c.element(tags.COMPLETION_FLAG, "CS", "COMPLETE"),
+        c.element(tags.VERIFICATION_FLAG, "CS", "UNVERIFIED"),
+        c.code_sequence(tags.PERFORMED_PROCEDURE_CODE_SEQUENCE, procedure),
     ]
     if patient.id_issuer is not None:
-        elements.append(c.element(c.ISSUER_OF_PATIENT_ID, "LO", patient.id_issuer))
+        elements.append(c.element(tags.ISSUER_OF_PATIENT_ID, "LO", patient.id_issuer))
     if study.description is not None:
-        elements.append(c.element(c.STUDY_DESCRIPTION, "LO", study.description))
+        elements.append(c.element(tags.STUDY_DESCRIPTION, "LO", study.description))
     if images:
         current = [i for i in images if i.study_uid == study.instance_uid]
         other = [i for i in images if i.study_uid != study.instance_uid]
         if current:
-            elements.append(c.element(c.CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE, "SQ",
+            elements.append(c.element(tags.CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE, "SQ",
                                       Sequence(_evidence(current))))
         if other:
-            elements.append(c.element(c.PERTINENT_OTHER_EVIDENCE_SEQUENCE, "SQ",
+            elements.append(c.element(tags.PERTINENT_OTHER_EVIDENCE_SEQUENCE, "SQ",
                                       Sequence(_evidence(other))))
     schemes, ascii_codes = _tree_facts(root)
     if terminology.LOCAL_SCHEME in schemes:
-        elements.append(c.element(c.CODING_SCHEME_IDENTIFICATION_SEQUENCE, "SQ",
+        elements.append(c.element(tags.CODING_SCHEME_IDENTIFICATION_SEQUENCE, "SQ",
                                   Sequence([_coding_scheme_identification()])))
     if not (ascii_codes and all(value.isascii() for value in report_strings(report))):
-        elements.append(c.element(c.SPECIFIC_CHARACTER_SET, "CS", "ISO_IR 192"))
+        elements.append(c.element(tags.SPECIFIC_CHARACTER_SET, "CS", "ISO_IR 192"))
     mapping: dict[BaseTag, DataElement | RawDataElement] = {e.tag: e for e in elements}
     for root_element in root:
         mapping[root_element.tag] = root_element

@@ -23,7 +23,11 @@ from pydantic import ValidationError
 
 from icans_interop import issues as iss
 from icans_interop.fhir.codes import JsonDict
-from icans_interop.fhir.reader_assessment import condition_grade, read_assessment
+from icans_interop.fhir.reader_assessment import (
+    condition_grade,
+    grade_statements,
+    read_assessment,
+)
 from icans_interop.fhir.reader_bundle import BundleIndex
 from icans_interop.fhir.reader_findings import find_groups, read_finding
 from icans_interop.fhir.reader_study import (
@@ -35,6 +39,7 @@ from icans_interop.fhir.reader_study import (
 )
 from icans_interop.issues import Issue
 from icans_interop.model import ImagingReport
+from icans_interop.reading import GradeStatement, Reading
 
 #: Deepest JSON nesting accepted (a FHIR bundle of this library nests about 12 levels).
 MAX_DEPTH = 64
@@ -42,21 +47,31 @@ MAX_DEPTH = 64
 MAX_SIZE = 64 * 1024 * 1024
 
 
-def read(source: Any) -> tuple[ImagingReport | None, list[Issue]]:
+def read(source: Any) -> Reading:
     """Read a bundle (fhir.resources model, dict, or JSON text/bytes) into a report.
 
-    Returns the report (None when none can be built) and the issues found. Never raises.
+    Returns a :class:`~icans_interop.reading.Reading`: it unpacks as ``report, issues`` (the
+    report None when none can be built) and carries the FHIR path each model value was read
+    from and the bundle's G92.0x grade statements. Never raises.
     """
     found: list[Issue] = []
     try:
         data = _load(source, found)
         if data is None:
-            return None, found
-        return _report(BundleIndex(data, found)), found
+            return Reading(None, found)
+        bx = BundleIndex(data, found)
+        report = _report(bx)
+        return Reading(report, found, bx.provenance, _statements(bx))
     except Exception as exc:  # a reader bug must not become the caller's traceback
         found.append(iss.error("unreadable", "Bundle",
                                f"internal error while reading the bundle: {exc!r}"))
-        return None, found
+        return Reading(None, found)
+
+
+def _statements(bx: BundleIndex) -> tuple[GradeStatement, ...]:
+    if not bx.resources:
+        return ()
+    return grade_statements(bx, bx.first("DiagnosticReport"))
 
 
 def _load(source: Any, found: list[Issue]) -> JsonDict | None:
@@ -147,12 +162,19 @@ def _report(bx: BundleIndex) -> ImagingReport | None:
     procedure = read_procedure(bx, report)
     if procedure is not None:
         data["procedure"] = procedure
-    data["findings"] = [f for f in (read_finding(bx, g) for g in groups) if f is not None]
+    findings: list[JsonDict] = []
+    for group in groups:
+        finding, found_at = read_finding(bx, group)
+        if finding is not None:
+            bx.provenance.merge(f"findings[{len(findings)}]", found_at)
+            findings.append(finding)
+    data["findings"] = findings
     if report is not None:
         rpath = bx.path(report[0])
         conclusion = report[1].get("conclusion")
         if isinstance(conclusion, str):
             data["impression"] = conclusion
+            bx.provenance.record("impression", f"{rpath}.conclusion")
         elif conclusion is not None:
             bx.issue("invalid-value", f"{rpath}.conclusion", "conclusion is not a string")
         observer = read_person(bx, report, ("resultsInterpreter", "performer"))

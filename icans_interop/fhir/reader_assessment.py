@@ -12,21 +12,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from icans_interop import terminology
+from icans_interop import fields, terminology
 from icans_interop.fhir import codes
 from icans_interop.fhir.codes import JsonDict
 from icans_interop.fhir.layout import (
     ASSESSMENT_DOMAINS,
     ASSESSMENT_LISTS,
-    GRADE_KEY,
-    GRADE_VALUE_ROLE,
-    ICE_FIELD_BY_KEY,
-    ICE_SCORE_KEY,
-    key_grade,
 )
 from icans_interop.fhir.reader_bundle import BundleIndex, Found
 from icans_interop.fhir.values import as_list, parse_instant
 from icans_interop.model import ICE_ITEMS
+from icans_interop.reading import GradeStatement
 
 #: Observation.code key of a single-valued domain -> (NeuroAssessment field, value role).
 _DOMAIN_OF = {name: (field, role) for field, name, role in ASSESSMENT_DOMAINS}
@@ -52,32 +48,39 @@ def read_assessment(bx: BundleIndex) -> tuple[JsonDict | None, int | None]:
         key = name.key
         value_path = f"{path}.valueCodeableConcept"
         value_cc = res.get("valueCodeableConcept")
-        if key == GRADE_KEY:
+        if key == fields.GRADE_KEY:
             grade = _grade_value(bx, res, path)
             continue
         seen = True
+        record = bx.provenance.record
         if "assessed_at" not in out and res.get("effectiveDateTime") is not None:
             moment = _instant(bx, res["effectiveDateTime"], f"{path}.effectiveDateTime")
             if moment is not None:
                 out["assessed_at"] = moment
-        if key == ICE_SCORE_KEY:
+        if key == fields.ICE_SCORE_KEY:
             ice = _ice(bx, res, path)
             if ice is not None:
                 out["ice"] = ice
+                record("assessment", path, replace=False)
+                record("assessment.ice", f"{path}.valueInteger", replace=False)
         elif key in _DOMAIN_OF:
             field, role = _DOMAIN_OF[key]
             value = bx.concept(value_cc, (role,), value_path, required=True)
             if value is not None:
                 out[field] = value
+                record(f"assessment.{field}", value_path)
         elif key in _LIST_OF:
             field, role = _LIST_OF[key]
             value = bx.concept(value_cc, (role,), value_path, required=True)
             if value is not None:
+                record(f"assessment.{field}", value_path, replace=False)
+                record(f"assessment.{field}[{len(lists[field])}]", value_path)
                 lists[field].append(value)
         else:
             concept = terminology.load().get(key)
             if concept is not None and concept.role == "clinical_sign":
                 if res.get("valueBoolean") is not False:
+                    record(f"assessment.signs[{len(lists['signs'])}]", f"{path}.code")
                     lists["signs"].append(key)  # a sign coded as the Observation itself
             else:
                 bx.issue("wrong-role", f"{path}.code",
@@ -103,7 +106,7 @@ def _instant(bx: BundleIndex, value: Any, path: str) -> dt.datetime | None:
 def _ice(bx: BundleIndex, res: JsonDict, path: str) -> JsonDict | None:
     items: JsonDict = {}
     for where, component, key in bx.coded_components(res, path, ("assessment",)):
-        field = ICE_FIELD_BY_KEY.get(key or "")
+        field = fields.ICE_FIELD_BY_KEY.get(key or "")
         if field is None:
             if key is not None:
                 bx.issue("wrong-role", f"{where}.code", f"{key!r} is not an ICE item")
@@ -130,10 +133,14 @@ def _ice(bx: BundleIndex, res: JsonDict, path: str) -> JsonDict | None:
 
 def _grade_value(bx: BundleIndex, res: JsonDict, path: str) -> int | None:
     if isinstance(res.get("valueInteger"), int) and not isinstance(res["valueInteger"], bool):
+        bx.provenance.record("icans_grade", f"{path}.valueInteger", replace=False)
         return int(res["valueInteger"])
-    key = bx.concept(res.get("valueCodeableConcept"), (GRADE_VALUE_ROLE,),
+    key = bx.concept(res.get("valueCodeableConcept"), (fields.GRADE_VALUE_ROLE,),
                      f"{path}.valueCodeableConcept", required=True)
-    return key_grade(key) if key else None
+    if key is None:
+        return None
+    bx.provenance.record("icans_grade", f"{path}.valueCodeableConcept", replace=False)
+    return fields.key_grade(key)
 
 
 def condition_grade(bx: BundleIndex, report: Found | None) -> int | None:
@@ -147,8 +154,43 @@ def condition_grade(bx: BundleIndex, report: Found | None) -> int | None:
     if report is not None:
         for k, cc in enumerate(as_list(report[1].get("conclusionCode"))):
             candidates.append((cc, f"{bx.path(report[0])}.conclusionCode[{k}]"))
-    for cc, _where in candidates:
+    for cc, where in candidates:
         key = codes.match(cc, ("condition",)).key
         if key is not None and key.startswith("icans_grade_") and key[-1].isdigit():
-            return key_grade(key)
+            bx.provenance.record("icans_grade", where, replace=False)
+            return fields.key_grade(key)
     return None
+
+
+def grade_statements(bx: BundleIndex, report: Found | None) -> tuple[GradeStatement, ...]:
+    """Every ICD-10-CM coding that states an ICANS grade (G92.01-G92.05), in a Condition's
+    code or in ``DiagnosticReport.conclusionCode``, with its element path."""
+    places: list[tuple[Any, str]] = [
+        (res.get("code"), f"{path}.code") for path, res in bx.resources
+        if res.get("resourceType") == "Condition"]
+    if report is not None:
+        places.extend((cc, f"{bx.path(report[0])}.conclusionCode[{k}]")
+                      for k, cc in enumerate(as_list(report[1].get("conclusionCode"))))
+    found: list[GradeStatement] = []
+    concepts = terminology.load()
+    for cc, where in places:
+        for k, coding in enumerate(as_list(cc.get("coding") if isinstance(cc, dict) else None)):
+            if not isinstance(coding, dict):
+                continue
+            system, code = coding.get("system"), coding.get("code")
+            if not isinstance(system, str) or not isinstance(code, str):
+                continue
+            concept = concepts.lookup_fhir(system, _icd10cm_dotted(code))
+            if concept is None or concept.role != "condition" or \
+                    not concept.key.startswith("icans_grade_") or not concept.key[-1].isdigit():
+                continue
+            found.append(GradeStatement(f"{where}.coding[{k}].code", code,
+                                        fields.key_grade(concept.key)))
+    return tuple(found)
+
+
+def _icd10cm_dotted(code: str) -> str:
+    """``G9203`` -> ``G92.03`` (ICD-10-CM written without its dot, as some producers do)."""
+    if "." not in code and len(code) > 3:
+        return f"{code[:3]}.{code[3:]}"
+    return code

@@ -18,6 +18,7 @@ from icans_interop.fhir import codes
 from icans_interop.fhir.codes import JsonDict
 from icans_interop.fhir.values import as_dict, as_list, as_str
 from icans_interop.issues import Issue
+from icans_interop.reading import Provenance
 
 _REF_RE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
 
@@ -35,6 +36,8 @@ class BundleIndex:
         self.by_url: dict[str, int] = {}
         self.by_type_id: dict[tuple[str, str], int] = {}
         self.used: set[int] = set()
+        #: Model path -> FHIR element path of what was read (see :mod:`icans_interop.reading`).
+        self.provenance = Provenance("Bundle")
 
     # -- issues ---------------------------------------------------------------------------
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from icans_interop import terminology
+from icans_interop import fields, terminology
 from icans_interop.fhir import codes
 from icans_interop.fhir.codes import JsonDict
-from icans_interop.fhir.layout import QUALIFIERS
 from icans_interop.fhir.reader_bundle import BundleIndex, Found
 from icans_interop.fhir.values import as_list, as_str, is_dicom_uid, strip_oid
+from icans_interop.reading import Provenance
 
 #: Concept-name key of a qualitative evaluation -> (Finding field, value role, repeats).
-_QUALIFIER_OF = {name: (field, role, repeats) for field, name, role, repeats in QUALIFIERS}
+_QUALIFIER_OF = {name: (field, role, repeats)
+                 for field, name, role, repeats in fields.FINDING_QUALIFIERS}
 
 
 def is_group(resource: JsonDict) -> bool:
@@ -59,21 +60,24 @@ def find_groups(bx: BundleIndex, report: Found | None) -> list[Found]:
     return out
 
 
-def read_finding(bx: BundleIndex, group: Found) -> JsonDict | None:
-    """The Finding fields of one group (None when it has no usable pattern)."""
+def read_finding(bx: BundleIndex, group: Found) -> tuple[JsonDict | None, Provenance]:
+    """The Finding fields of one group (None when it has no usable pattern), with where each
+    came from (paths relative to the finding: ``.sites[0]``)."""
     number, res = group
     path = bx.path(number)
+    at = Provenance(path)
+    at.record("", path)
     pattern = bx.concept(res.get("valueCodeableConcept"), ("pattern",),
                          f"{path}.valueCodeableConcept", required=True)
-    out: JsonDict = {"sites": [], **{field: [] for field, _n, _r, repeats in QUALIFIERS
-                                     if repeats}, "signals": []}
-    _identifiers(bx, res, path, out, observation=True)
+    out: JsonDict = {"sites": [], **{field: [] for field, _n, _r, repeats
+                                     in fields.FINDING_QUALIFIERS if repeats}, "signals": []}
+    _identifiers(bx, res, path, out, at, observation=True)
     structure = bx.resolve(res.get("bodyStructure"), f"{path}.bodyStructure",
                            "BodyStructure") if res.get("bodyStructure") else None
     if structure is not None:
         bx.used.add(structure[0])
         spath = bx.path(structure[0])
-        _identifiers(bx, structure[1], spath, out, observation=False)
+        _identifiers(bx, structure[1], spath, out, at, observation=False)
         for k, part in enumerate(as_list(structure[1].get("includedStructure"))):
             if not isinstance(part, dict):
                 continue
@@ -81,12 +85,13 @@ def read_finding(bx: BundleIndex, group: Found) -> JsonDict | None:
             site = bx.concept(part.get("structure"), ("anatomy",), f"{where}.structure",
                               required=True)
             if site:
+                at.record(f".sites[{len(out['sites'])}]", f"{where}.structure")
                 out["sites"].append(site)
             if part.get("laterality") is not None:
-                _laterality(bx, part["laterality"], f"{where}.laterality", out)
+                _laterality(bx, part["laterality"], f"{where}.laterality", out, at)
     for where, component, name in bx.coded_components(res, path, ("sr_template",)):
         value = component.get("valueCodeableConcept")
-        if _site_or_laterality(bx, name, value, f"{where}.valueCodeableConcept", out):
+        if _site_or_laterality(bx, name, value, f"{where}.valueCodeableConcept", out, at):
             continue
         if name is not None:
             bx.issue("wrong-role", f"{where}.code",
@@ -94,33 +99,36 @@ def read_finding(bx: BundleIndex, group: Found) -> JsonDict | None:
     if not out["sites"] and res.get("bodySite") is not None:
         site = bx.concept(res["bodySite"], ("anatomy",), f"{path}.bodySite")
         if site:
+            at.record(".sites[0]", f"{path}.bodySite")
             out["sites"].append(site)
     for k, ref in enumerate(as_list(res.get("hasMember"))):
         found = bx.resolve(ref, f"{path}.hasMember[{k}]", "Observation")
         if found is not None:
             bx.used.add(found[0])
-            _evaluation(bx, found, out)
+            _evaluation(bx, found, out, at)
     if pattern is None:
-        return None
+        return None, at
     out["pattern"] = pattern
-    return out
+    at.record(".pattern", f"{path}.valueCodeableConcept")
+    return out, at
 
 
 def _site_or_laterality(bx: BundleIndex, name: str | None, value: Any, value_path: str,
-                        out: JsonDict) -> bool:
+                        out: JsonDict, at: Provenance) -> bool:
     """Record a finding-site or laterality name/value pair; False for any other name."""
     if name == "finding_site":
         site = bx.concept(value, ("anatomy",), value_path, required=True)
         if site:
+            at.record(f".sites[{len(out['sites'])}]", value_path)
             out["sites"].append(site)
         return True
     if name == "laterality":
-        _laterality(bx, value, value_path, out)
+        _laterality(bx, value, value_path, out, at)
         return True
     return False
 
 
-def _laterality(bx: BundleIndex, cc: Any, path: str, out: JsonDict) -> None:
+def _laterality(bx: BundleIndex, cc: Any, path: str, out: JsonDict, at: Provenance) -> None:
     key = bx.concept(cc, ("laterality",), path, required=True)
     if key is None:
         return
@@ -130,9 +138,10 @@ def _laterality(bx: BundleIndex, cc: Any, path: str, out: JsonDict) -> None:
                  "the first is kept")
         return
     out["laterality"] = key
+    at.record(".laterality", path, replace=False)
 
 
-def _identifiers(bx: BundleIndex, res: JsonDict, path: str, out: JsonDict,
+def _identifiers(bx: BundleIndex, res: JsonDict, path: str, out: JsonDict, at: Provenance,
                  observation: bool) -> None:
     """Tracking identifier/UID (and, on the group, the Observation UID) from identifiers."""
     for k, ident in enumerate(as_list(res.get("identifier"))):
@@ -164,10 +173,12 @@ def _identifiers(bx: BundleIndex, res: JsonDict, path: str, out: JsonDict,
             bx.issue("invalid-value", f"{where}.value",
                      f"tracking identifier {value!r} is longer than 64 characters")
             continue
-        out.setdefault(kind, value)
+        if kind not in out:
+            out[kind] = value
+            at.record(f".{kind}", f"{where}.value")
 
 
-def _evaluation(bx: BundleIndex, found: Found, out: JsonDict) -> None:
+def _evaluation(bx: BundleIndex, found: Found, out: JsonDict, at: Provenance) -> None:
     """One qualitative evaluation (``hasMember``) into the finding's fields."""
     number, res = found
     path = bx.path(number)
@@ -182,6 +193,7 @@ def _evaluation(bx: BundleIndex, found: Found, out: JsonDict) -> None:
     if role == "mr_sequence":
         signal = bx.concept(value_cc, ("signal",), value_path, required=True)
         if signal:
+            at.record(f".signals[{len(out['signals'])}]", value_path)
             out["signals"].append({"sequence": name, "signal": signal})
         return
     qualifier = _QUALIFIER_OF.get(name)
@@ -196,9 +208,12 @@ def _evaluation(bx: BundleIndex, found: Found, out: JsonDict) -> None:
                          f"a second {field} {value!r} (first {out[field]!r}); ignored")
                 return
             out[field] = value
+            at.record(f".{field}", value_path, replace=False)
         else:
+            at.record(f".{field}", value_path, replace=False)
+            at.record(f".{field}[{len(out[field])}]", value_path)
             out[field].append(value)
         return
-    if not _site_or_laterality(bx, name, value_cc, value_path, out):
+    if not _site_or_laterality(bx, name, value_cc, value_path, out, at):
         bx.issue("wrong-role", f"{path}.code",
                  f"{name!r} is not a qualitative evaluation of an ICANS finding; skipped")

@@ -12,15 +12,12 @@
 
 from __future__ import annotations
 
-from icans_interop import grading
+from icans_interop import fields, grading
 from icans_interop.fhir.bundle import BundleBuilder, resource_id
 from icans_interop.fhir.codes import JsonDict, codeable, fixed_cc
 from icans_interop.fhir.layout import (
     ASSESSMENT_DOMAINS,
     ASSESSMENT_LISTS,
-    GRADE_KEY,
-    ICE_SCORE_KEY,
-    grade_value_key,
 )
 from icans_interop.fhir.values import instant, study_datetime
 from icans_interop.model import ICE_ITEMS, ImagingReport
@@ -48,7 +45,7 @@ def add_assessment(b: BundleBuilder, report: ImagingReport, subject: JsonDict,
     if assessment is not None:
         if assessment.ice is not None:
             ice = assessment.ice
-            observation("Observation/ice", ICE_SCORE_KEY, "category-survey",
+            observation("Observation/ice", fields.ICE_SCORE_KEY, "category-survey",
                         {"valueInteger": ice.total},
                         {"component": [{"code": codeable(key),
                                         "valueInteger": getattr(ice, field)}
@@ -62,8 +59,8 @@ def add_assessment(b: BundleBuilder, report: ImagingReport, subject: JsonDict,
                             {"valueCodeableConcept": codeable(key)})
     if report.icans_grade is not None:
         # The grade always gets a time: the assessment's, else the study's.
-        observation("Observation/grade", GRADE_KEY, "category-survey",
-                    {"valueCodeableConcept": codeable(grade_value_key(report.icans_grade))},
+        observation("Observation/grade", fields.GRADE_KEY, "category-survey",
+                    {"valueCodeableConcept": codeable(fields.grade_value_key(report.icans_grade))},
                     effective=when or {"effectiveDateTime": study_datetime(report)})
     return refs
 

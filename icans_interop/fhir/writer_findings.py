@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+from icans_interop import fields
 from icans_interop.fhir import codes
 from icans_interop.fhir.bundle import (
     PROFILE_FINDING_SITE,
@@ -29,7 +30,6 @@ from icans_interop.fhir.bundle import (
     resource_id,
 )
 from icans_interop.fhir.codes import JsonDict, codeable, fixed_cc
-from icans_interop.fhir.layout import QUALIFIERS
 from icans_interop.fhir.values import uid_value
 from icans_interop.model import Finding
 
@@ -37,7 +37,7 @@ from icans_interop.model import Finding
 def evaluations(finding: Finding) -> list[tuple[str, str]]:
     """(concept name key, value key) of the finding's TID 1501 qualitative evaluations."""
     pairs = [(s.sequence, s.signal) for s in finding.signals]
-    for field, name_key, _role, repeats in QUALIFIERS:
+    for field, name_key, _role, repeats in fields.FINDING_QUALIFIERS:
         value = getattr(finding, field)
         if repeats:
             pairs.extend((name_key, v) for v in value)

@@ -13,8 +13,8 @@
 6. Codes: ICD-10-CM existence and billability, SNOMED CT/LOINC check digits, displays
    (:mod:`.fhir_codes`).
 7. Profile ``icans`` only: the bundle is read into the domain model with
-   :func:`icans_interop.fhir.read` (its issues are surfaced), the shared semantic rules run
-   with a locator into the bundle, and each ICD-10-CM G92.0x code (Condition.code,
+   :func:`icans_interop.fhir.read` (its issues are surfaced), the shared semantic rules run,
+   located by the reader's provenance, and each ICD-10-CM G92.0x code (Condition.code,
    DiagnosticReport.conclusionCode) must agree with the recorded and the computed grade.
 
 Profile ``base`` stops after step 6, so any valid FHIR resource of any producer passes
@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from icans_interop import terminology
 from icans_interop.issues import Issue, error, information
 from icans_interop.validation import (
     fhir_bindings,
@@ -123,7 +122,7 @@ def check_data(data: dict[str, Any], version: Version = "R4",
                timings: dict[str, float] | None = None) -> list[Issue]:
     """The format-level checks (profile ``base``) on parsed JSON."""
     clock = _Clock(timings)
-    walk = fhir_structure.walk(data, version)
+    walk = fhir_structure.walk(data, version, fhir_invariants.evaluated_types(version))
     clock("walk")
     issues = list(walk.issues)
     empty = {i.location for i in walk.issues if i.message.startswith("ele-1")}
@@ -163,7 +162,8 @@ _REFERENCE_CODES: Final = frozenset({"dangling-reference", "reference-wrong-type
 
 
 def icans_checks(data: dict[str, Any], found: list[Issue]) -> list[Issue]:
-    """Read the bundle into the model; surface the reader's issues and the semantic rules."""
+    """Read the bundle into the model; surface the reader's issues and the semantic rules,
+    each located where the reader says the value came from (its provenance)."""
     from icans_interop import fhir
     from icans_interop.validation import semantic
 
@@ -172,255 +172,15 @@ def icans_checks(data: dict[str, Any], found: list[Issue]) -> list[Issue]:
         return [error("invalid-value", f"{data.get('resourceType') or 'Resource'}",
                       "the icans profile expects a Bundle holding an imaging report; use the "
                       "base profile to validate a single resource")]
-    report, read_issues = fhir.read(data)
+    reading = fhir.read(data)
     taken = {i.location for i in found if i.code in _REFERENCE_CODES}
-    for issue in read_issues:
+    for issue in reading.issues:
         if issue.code in ("unresolved-reference", "invalid-value") and \
                 issue.location in taken:
             continue  # already reported by the reference checks
         issues.append(issue)
-    if report is None:
+    if reading.report is None:
         return issues
-    locate = Locator(data)
-    issues.extend(semantic.check_report(report, locate))
-    issues.extend(locate.grade_codes(report))
+    issues.extend(semantic.check_report(reading.report, reading.provenance.locate))
+    issues.extend(semantic.check_grade_statements(reading.report, reading.grade_statements))
     return issues
-
-
-_GRADE_CODES: Final = {f"G92.0{g}": g for g in range(1, 6)} | {f"G920{g}": g for g in range(1, 6)}
-
-
-class Locator:
-    """Model paths of a report read from a bundle -> FHIR element paths in that bundle.
-
-    Follows the reader's choices: findings are the measurement-group Observations in
-    ``DiagnosticReport.result`` order, then any other group; a finding's sites come from its
-    BodyStructure, then its finding-site components, then ``bodySite``; signals and
-    qualifiers are its ``hasMember`` qualitative evaluations in order.
-    """
-
-    def __init__(self, bundle: dict[str, Any]) -> None:
-        from icans_interop.fhir import codes
-
-        self.codes = codes
-        self.paths: dict[str, str] = {}
-        self.entries: list[tuple[str, dict[str, Any]]] = []
-        self.by_ref: dict[str, int] = {}
-        entries = bundle.get("entry")
-        for index, entry in enumerate(entries if isinstance(entries, list) else []):
-            if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-                continue
-            resource = entry["resource"]
-            number = len(self.entries)
-            self.entries.append((f"Bundle.entry[{index}].resource", resource))
-            if isinstance(entry.get("fullUrl"), str):
-                self.by_ref.setdefault(entry["fullUrl"], number)
-            rtype, rid = resource.get("resourceType"), resource.get("id")
-            if isinstance(rtype, str) and isinstance(rid, str):
-                self.by_ref.setdefault(f"{rtype}/{rid}", number)
-        self.conditions: list[tuple[str, Any]] = []
-        self._index()
-
-    # -- building ---------------------------------------------------------------------------
-
-    def _resolve(self, ref: Any) -> tuple[str, dict[str, Any]] | None:
-        if not isinstance(ref, dict) or not isinstance(ref.get("reference"), str):
-            return None
-        target = ref["reference"]
-        number = self.by_ref.get(target)
-        if number is None and "/" in target:
-            parts = target.split("/_history/")[0].rsplit("/", 2)
-            number = self.by_ref.get("/".join(parts[-2:]))
-        return self.entries[number] if number is not None else None
-
-    def _is_group(self, res: dict[str, Any]) -> bool:
-        if res.get("resourceType") != "Observation":
-            return False
-        categories = res.get("category")
-        if any(self.codes.has_concept(c, "measurement_group")
-               for c in (categories if isinstance(categories, list) else [])):
-            return True
-        code = res.get("code")
-        return self.codes.has_concept(code, "measurement_group") or \
-            self.codes.has_concept(code, "finding")
-
-    def _index(self) -> None:
-        report = next(((p, r) for p, r in self.entries
-                       if r.get("resourceType") == "DiagnosticReport"), None)
-        groups: list[tuple[str, dict[str, Any]]] = []
-        seen: set[str] = set()
-        if report is not None:
-            results = report[1].get("result")
-            for ref in results if isinstance(results, list) else []:
-                found = self._resolve(ref)
-                if found is None or found[0] in seen or \
-                        found[1].get("resourceType") != "Observation":
-                    continue
-                value = found[1].get("valueCodeableConcept")
-                if self._is_group(found[1]) or self.codes.match(value, ("pattern",)).key:
-                    groups.append(found)
-                    seen.add(found[0])
-            codes_ = report[1].get("conclusionCode")
-            for k, cc in enumerate(codes_ if isinstance(codes_, list) else []):
-                self.conditions.append((f"{report[0]}.conclusionCode[{k}]", cc))
-        for path, res in self.entries:
-            if path not in seen and self._is_group(res):
-                groups.append((path, res))
-                seen.add(path)
-        for number, (path, res) in enumerate(groups):
-            self._finding(f"findings[{number}]", path, res)
-        self._assessment(seen)
-
-    def _finding(self, base: str, path: str, res: dict[str, Any]) -> None:
-        match = self.codes.match
-        self.paths[base] = path
-        self.paths[f"{base}.pattern"] = f"{path}.valueCodeableConcept"
-        sites: list[str] = []
-        structure = self._resolve(res.get("bodyStructure"))
-        if structure is not None:
-            parts = structure[1].get("includedStructure")
-            for k, part in enumerate(parts if isinstance(parts, list) else []):
-                where = f"{structure[0]}.includedStructure[{k}]"
-                if isinstance(part, dict):
-                    sites.append(f"{where}.structure")
-                    if "laterality" in part:
-                        self.paths.setdefault(f"{base}.laterality", f"{where}.laterality")
-            self._identifiers(base, structure[0], structure[1])
-        components = res.get("component")
-        for k, component in enumerate(components if isinstance(components, list) else []):
-            if not isinstance(component, dict):
-                continue
-            where = f"{path}.component[{k}]"
-            name = match(component.get("code"), ("sr_template",)).key
-            if name == "finding_site":
-                sites.append(f"{where}.valueCodeableConcept")
-            elif name == "laterality":
-                self.paths.setdefault(f"{base}.laterality", f"{where}.valueCodeableConcept")
-        if not sites and res.get("bodySite") is not None:
-            sites.append(f"{path}.bodySite")
-        signals = 0
-        members = res.get("hasMember")
-        for ref in members if isinstance(members, list) else []:
-            found = self._resolve(ref)
-            if found is None:
-                continue
-            mpath, member = found
-            name = match(member.get("code"), ("mr_sequence", "sr_template")).key
-            value = f"{mpath}.valueCodeableConcept"
-            concept = terminology.load().get(name or "")
-            if concept is not None and concept.role == "mr_sequence":
-                self.paths[f"{base}.signals[{signals}]"] = value
-                signals += 1
-            elif name in ("distribution_descriptor", "number_of_lesions", "lesion_morphology"):
-                field = {"distribution_descriptor": "distribution",
-                         "number_of_lesions": "number",
-                         "lesion_morphology": "morphology"}[name]
-                self.paths.setdefault(f"{base}.{field}", value)
-            elif name == "finding_site":
-                sites.append(value)
-            elif name == "laterality":
-                self.paths.setdefault(f"{base}.laterality", value)
-        for k, site in enumerate(sites):
-            self.paths[f"{base}.sites[{k}]"] = site
-        self._identifiers(base, path, res)
-
-    def _identifiers(self, base: str, path: str, res: dict[str, Any]) -> None:
-        idents = res.get("identifier")
-        for k, ident in enumerate(idents if isinstance(idents, list) else []):
-            if not isinstance(ident, dict):
-                continue
-            id_type = ident.get("type")
-            where = f"{path}.identifier[{k}].value"
-            if self.codes.has_concept(id_type, "tracking_uid"):
-                self.paths.setdefault(f"{base}.tracking_uid", where)
-            elif self.codes.has_concept(id_type, "tracking_identifier"):
-                self.paths.setdefault(f"{base}.tracking_id", where)
-            elif self.codes.has_fixed(id_type, "id-type-observation-uid"):
-                self.paths.setdefault(f"{base}.observation_uid", where)
-
-    def _assessment(self, used: set[str]) -> None:
-        icp = signs = 0
-        for path, res in self.entries:
-            rtype = res.get("resourceType")
-            if rtype == "Condition":
-                self.conditions.append((f"{path}.code", res.get("code")))
-                continue
-            if rtype != "Observation" or path in used:
-                continue
-            key = self.codes.match(res.get("code"), ("assessment", "clinical_sign")).key
-            value = f"{path}.valueCodeableConcept"
-            if key == "icans_grade":
-                self.paths.setdefault("icans_grade", value if "valueCodeableConcept" in res
-                                      else f"{path}.valueInteger")
-            elif key == "ice_score":
-                self.paths.setdefault("assessment.ice", f"{path}.valueInteger")
-                self.paths.setdefault("assessment", path)
-            elif key == "level_of_consciousness":
-                self.paths.setdefault("assessment.consciousness", value)
-            elif key == "seizure_domain":
-                self.paths.setdefault("assessment.seizure", value)
-            elif key == "motor_domain":
-                self.paths.setdefault("assessment.motor", value)
-            elif key == "icp_domain":
-                self.paths[f"assessment.icp_findings[{icp}]"] = value
-                icp += 1
-            elif key == "clinical_signs_observed":
-                self.paths[f"assessment.signs[{signs}]"] = value
-                signs += 1
-        if "icans_grade" not in self.paths:
-            for where, _cc in self.conditions:
-                self.paths["icans_grade"] = where
-                break
-
-    # -- lookup -----------------------------------------------------------------------------
-
-    def __call__(self, model_path: str) -> str:
-        path = model_path
-        while path:
-            found = self.paths.get(path)
-            if found is not None:
-                return found
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-        return "Bundle"
-
-    def grade_codes(self, report: Any) -> list[Issue]:
-        """Each ICD-10-CM G92.0x code must agree with the recorded (else computed) grade."""
-        from icans_interop import grading
-
-        recorded = report.icans_grade
-        computed = (grading.compute_grade(report.assessment).grade
-                    if report.assessment is not None else None)
-        issues: list[Issue] = []
-        for where, cc in self.conditions:
-            codings = cc.get("coding") if isinstance(cc, dict) else None
-            for k, coding in enumerate(codings if isinstance(codings, list) else []):
-                if not isinstance(coding, dict):
-                    continue
-                system = coding.get("system")
-                system = terminology.SYSTEM_ALIASES.get(system, system) \
-                    if isinstance(system, str) else system
-                code = coding.get("code")
-                grade = _GRADE_CODES.get(code) \
-                    if system == terminology.ICD10CM and isinstance(code, str) else None
-                if grade is None:
-                    continue
-                location = f"{where}.coding[{k}].code"
-                if recorded is not None:
-                    if grade != recorded:
-                        issues.append(error(
-                            "grade-mismatch", location,
-                            f"ICD-10-CM {code} (ICANS grade {grade}) differs from the recorded "
-                            f"ICANS grade {recorded}"))
-                elif computed is not None and grade != computed:
-                    if grade == 5:
-                        issues.append(information(
-                            "grade-not-computable", location,
-                            f"ICD-10-CM {code} (grade 5, death due to ICANS); the assessment "
-                            f"gives grade {computed}, which cannot confirm or refute it"))
-                    else:
-                        issues.append(error(
-                            "grade-mismatch", location,
-                            f"ICD-10-CM {code} (ICANS grade {grade}) differs from the ASTCT "
-                            f"grade {computed} computed from the assessment"))
-        return issues

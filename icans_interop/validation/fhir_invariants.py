@@ -26,15 +26,14 @@ native checks run.
 from __future__ import annotations
 
 import json
-import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-from icans_interop.issues import Issue, Severity, error, information, warning
+from icans_interop.issues import Issue, error, information, warning
+from icans_interop.validation.fhir_narrative import INVARIANT_CODE
 from icans_interop.validation.fhir_structure import Walk
 
 FhirPathFn = Callable[..., list[Any]]
@@ -55,7 +54,6 @@ COMPILE_OPTIONS: Final[dict[str, Any]] = {
     "returnRawData": True,
 }
 
-INVARIANT_CODE: Final = "invariant-failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +90,14 @@ def table(version: str) -> dict[str, tuple[Invariant, ...]]:
             element=item.get("element"), reason=item.get("reason", ""),
         ) for item in items)
     return out
+
+
+@cache
+def evaluated_types(version: str) -> frozenset[str]:
+    """Type paths with at least one invariant this module evaluates with FHIRPath (the
+    structure walk records their nodes for :func:`check`)."""
+    return frozenset(t for t, items in table(version).items()
+                     if any(i.evaluator == "fhirpath" and not i.best_practice for i in items))
 
 
 def skipped(version: str = "R4") -> list[Invariant]:
@@ -176,52 +182,3 @@ def _fails(result: Sequence[Any]) -> bool:
 
 # ------------------------------------------------------------------------------------------
 # Narrative (txt-1, txt-2): htmlChecks() in Python.
-
-XHTML_NS: Final = "http://www.w3.org/1999/xhtml"
-#: Elements FHIR narrative may not contain (active or external content, forms, frames).
-_FORBIDDEN_ELEMENTS: Final = frozenset({
-    "script", "style", "form", "input", "button", "select", "textarea", "iframe", "frame",
-    "frameset", "object", "embed", "applet", "base", "link", "meta", "head", "body", "html",
-    "title", "noscript", "svg", "math"})
-_ACTIVE_ATTRIBUTE: Final = re.compile(r"^on", re.IGNORECASE)
-
-
-def narrative_issues(div: Any, location: str, severity: Severity = "error") -> list[Issue]:
-    """txt-1 (allowed XHTML) and txt-2 (some content) for one ``Narrative.div`` value."""
-    if not isinstance(div, str):
-        return []
-    make = error if severity == "error" else warning
-    if "<!DOCTYPE" in div.upper() or "<!ENTITY" in div.upper():
-        return [make(INVARIANT_CODE, location,
-                     "txt-1: the narrative SHALL be XHTML without a DOCTYPE or entity "
-                     "declarations")]
-    try:
-        root = ET.fromstring(div)
-    except ET.ParseError as exc:
-        return [make(INVARIANT_CODE, location,
-                     f"txt-1: the narrative is not well-formed XHTML ({exc})")]
-    problems: list[Issue] = []
-    if root.tag != f"{{{XHTML_NS}}}div":
-        problems.append(make(INVARIANT_CODE, location,
-                             f"txt-1: the narrative root must be a <div> in the XHTML namespace "
-                             f"{XHTML_NS}, found {root.tag!r}"))
-    has_content = False
-    for element in root.iter():
-        tag = element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
-        if tag.lower() in _FORBIDDEN_ELEMENTS:
-            problems.append(make(INVARIANT_CODE, location,
-                                 f"txt-1: the narrative contains a <{tag}> element, which FHIR "
-                                 "narrative does not allow"))
-        for attribute in element.attrib:
-            name = attribute.rsplit("}", 1)[-1]
-            if _ACTIVE_ATTRIBUTE.match(name):
-                problems.append(make(INVARIANT_CODE, location,
-                                     f"txt-1: the narrative has an event attribute {name!r} "
-                                     f"on <{tag}>"))
-        if tag == "img" or (element.text and element.text.strip()) or \
-                (element is not root and element.tail and element.tail.strip()):
-            has_content = True
-    if not has_content:
-        problems.append(make(INVARIANT_CODE, location,
-                             "txt-2: the narrative SHALL have some non-whitespace content"))
-    return problems

@@ -24,6 +24,7 @@ from importlib import resources
 from typing import Any, Final
 
 from icans_interop.issues import Issue, error, information
+from icans_interop.validation.fhir_narrative import narrative_issues
 
 JsonDict = dict[str, Any]
 
@@ -149,10 +150,10 @@ def _empty_issue(path: str, what: str) -> Issue:
 
 
 class _Walker:
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, invariant_types: frozenset[str]) -> None:
         self.model = model(version)
         self.out = Walk(version)
-        self._from_invariants = _invariant_types(version)
+        self._from_invariants = invariant_types
 
     # -- resources --------------------------------------------------------------------------
 
@@ -252,8 +253,6 @@ class _Walker:
                                                 f"{owner}.{key}", res))
                 if etype == "xhtml" and owner == "Narrative" and key == "div" and \
                         self.model.version == "R4":
-                    from icans_interop.validation.fhir_invariants import narrative_issues
-
                     self.out.issues.extend(narrative_issues(value, path))
             elif isinstance(value, dict | list):
                 self.generic(value, path, res)
@@ -340,17 +339,10 @@ class _Walker:
                     self.generic(item, f"{path}[{index}]", res)
 
 
-@cache
-def _invariant_types(version: str) -> frozenset[str]:
-    from icans_interop.validation.fhir_invariants import table
-
-    return frozenset(t for t, items in table(version).items()
-                     if any(i.evaluator == "fhirpath" and not i.best_practice for i in items))
-
-
-def walk(data: Any, version: str) -> Walk:
-    """Walk a resource (or Bundle) once; see the module docstring."""
-    walker = _Walker(version)
+def walk(data: Any, version: str, invariant_types: frozenset[str] = frozenset()) -> Walk:
+    """Walk a resource (or Bundle) once; see the module docstring. The nodes of the types in
+    ``invariant_types`` are recorded for the invariant checks."""
+    walker = _Walker(version, invariant_types)
     if isinstance(data, dict):
         rtype = data.get("resourceType")
         walker.resource(data, rtype if isinstance(rtype, str) and rtype.isalpha() else

@@ -2,7 +2,10 @@
 
 Format validators read a record into an :class:`ImagingReport` and call :func:`check_report`
 with a *locator* that turns model paths (``findings[1].sites[0]``) into locations of their own
-format (an SR content-item path, a FHIR element path), so every issue points into the file.
+format (an SR content-item path, a FHIR element path): the reader's provenance
+(:class:`icans_interop.reading.Provenance`), so every issue points at the item the value was
+read from. :func:`check_grade_statements` holds codes that state a grade elsewhere in the
+record (ICD-10-CM G92.0x in FHIR) against the report's grade.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Final
 from icans_interop import grading, profile, terminology
 from icans_interop.issues import Issue, error, information, warning
 from icans_interop.model import ImagingReport
+from icans_interop.reading import GradeStatement
 
 Locator = Callable[[str], str]
 
@@ -108,3 +112,33 @@ def _check_grade(report: ImagingReport, where: Locator) -> list[Issue]:
         f"recorded ICANS grade {report.icans_grade} differs from the ASTCT grade "
         f"{result.grade} computed from the assessment (driven by {driving}; ICE score "
         f"{result.ice_score if result.ice_score is not None else 'not done'})")]
+
+
+def check_grade_statements(report: ImagingReport,
+                           statements: tuple[GradeStatement, ...]) -> list[Issue]:
+    """Each code stating an ICANS grade must agree with the recorded grade (else with the
+    grade computed from the assessment; grade 5 cannot be computed, only noted)."""
+    recorded = report.icans_grade
+    computed = (grading.compute_grade(report.assessment).grade
+                if report.assessment is not None else None)
+    issues: list[Issue] = []
+    for statement in statements:
+        grade, code, location = statement.grade, statement.code, statement.location
+        if recorded is not None:
+            if grade != recorded:
+                issues.append(error(
+                    "grade-mismatch", location,
+                    f"ICD-10-CM {code} (ICANS grade {grade}) differs from the recorded ICANS "
+                    f"grade {recorded}"))
+        elif computed is not None and grade != computed:
+            if grade == 5:
+                issues.append(information(
+                    "grade-not-computable", location,
+                    f"ICD-10-CM {code} (grade 5, death due to ICANS); the assessment gives "
+                    f"grade {computed}, which cannot confirm or refute it"))
+            else:
+                issues.append(error(
+                    "grade-mismatch", location,
+                    f"ICD-10-CM {code} (ICANS grade {grade}) differs from the ASTCT grade "
+                    f"{computed} computed from the assessment"))
+    return issues

@@ -4,9 +4,9 @@ For each item of any ``...CodeSequence`` (concept names, coded values, units, he
 
 * the Code Sequence Macro (PS3.3 Table 8.8-1): a Code Value (or Long Code Value, or URN Code
   Value), a Coding Scheme Designator (unless URN) and a Code Meaning must be present;
-* the Coding Scheme Designator must be one of PS3.16 Table 8-1 (:data:`STANDARD_SCHEMES`) or
+* the Coding Scheme Designator must be one of PS3.16 Table 8-1 (``data/coding-schemes.csv``) or
   be declared in the Coding Scheme Identification Sequence (0008,0110) (``unknown-scheme``);
-* a ``DCM`` code must exist in PS3.16 (pydicom's concept dictionary, DICOM 2024c, plus the DCM
+* a ``DCM`` code must exist in PS3.16 (pydicom's ``Collection("DCM")``, plus the DCM
   codes the template table cites from later editions) (``code-unknown``);
 * an ``SCT`` code must be a well-formed SNOMED CT concept id (partition, Verhoeff check digit)
   and an ``LN`` code a well-formed LOINC code (mod-10 check digit) (``code-unknown``); a
@@ -20,35 +20,19 @@ Results are cached per (value, scheme, meaning) bytes, so repeated codes cost a 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from functools import lru_cache
-from typing import Final, cast
+from importlib import resources
+
+from pydicom.sr.codedict import Collection
 
 from icans_interop import codecheck
+from icans_interop.dicom import tags
+from icans_interop.dicom.part10 import Item, Parsed, decode
 from icans_interop.issues import Severity
-from icans_interop.validation import sr_dicom
-from icans_interop.validation.sr_dicom import Item, Parsed
 from icans_interop.validation.sr_tree import Report, Tree
-
-_CODE_VALUE: Final = 0x00080100
-_SCHEME: Final = 0x00080102
-_MEANING: Final = 0x00080104
-_LONG_CODE_VALUE: Final = 0x00080119
-_URN_CODE_VALUE: Final = 0x00080120
-_SCHEME_IDENTIFICATION: Final = 0x00080110
-
-#: Coding Scheme Designators of PS3.16 Table 8-1 (as mirrored by the HL7/DICOM "Coding
-#: Schemes" CodeSystem and Weasis' 2024 CodingScheme table) plus every scheme in pydicom's
-#: concept dictionaries. SRT and SNM3 are retired but still listed.
-STANDARD_SCHEMES: Final = frozenset({
-    "99SDM", "ACR", "ASTM-sigpurpose", "BARI", "BI", "C4", "C5", "caDSR", "CD2", "CTV3", "DC",
-    "DCM", "DCMUID", "FMA", "HPC", "I10", "I10C", "I10P", "I11", "I9", "I9C", "IBSI", "ICDO3",
-    "IETF4646", "ISO3166_1", "ISO5218_1", "ISO639_1", "ISO639_2", "ISO_OID", "ITIS_TSN", "LN",
-    "MA", "MAYOASRG", "MDC", "MDNS", "MGI", "MSH", "NBD", "NBG", "NCDR", "NCIt", "NDC", "NEU",
-    "NICIP", "NPI", "NYUMCCG", "PATHLEX", "POS", "PUBCHEM_CID", "RADELEMENT", "RADLEX",
-    "RFC-3881", "RFC3066", "RFC5646", "RO", "RRID", "RXNORM", "SCPECG", "SCT", "SNM3", "SRT",
-    "UBERON", "UCUM", "UMLS", "UNS", "UPC",
-})
 
 _SEMANTIC_TAG = re.compile(r"\s*\([a-z][a-z /-]*\)$")
 
@@ -56,32 +40,30 @@ Finding = tuple[Severity, str, str]  # (severity, issue code, message)
 
 
 @lru_cache(maxsize=1)
-def _standard_meanings() -> dict[str, dict[str, frozenset[str]]]:
-    """scheme -> code -> meanings (casefolded, semantic tag removed) from pydicom."""
-    from pydicom.sr._concepts_dict import concepts
-
-    from icans_interop.validation.sr_template import known_dcm_codes
-
-    tables = cast(dict[str, dict[str, dict[str, tuple[str, list[int]]]]], concepts)
-    result: dict[str, dict[str, set[str]]] = {}
-    for scheme in ("DCM", "SCT"):
-        table = result.setdefault(scheme, {})
-        for entries in tables.get(scheme, {}).values():
-            for code, (meaning, _cids) in entries.items():
-                table.setdefault(code, set()).add(_normal(meaning))
-    for code in known_dcm_codes():
-        result["DCM"].setdefault(code, set())
-    for scheme in pydicom_schemes():
-        result.setdefault(scheme, {})
-    return {scheme: {code: frozenset(m) for code, m in codes.items()}
-            for scheme, codes in result.items()}
+def standard_schemes() -> frozenset[str]:
+    """Coding Scheme Designators of PS3.16 Table 8-1 (``data/coding-schemes.csv``)."""
+    raw = resources.files("icans_interop.data").joinpath("coding-schemes.csv").read_text("utf-8")
+    schemes = frozenset(row["designator"] for row in csv.DictReader(io.StringIO(raw)))
+    if not schemes:
+        raise ValueError("data/coding-schemes.csv lists no coding scheme")
+    return schemes
 
 
 @lru_cache(maxsize=1)
-def pydicom_schemes() -> frozenset[str]:
-    from pydicom.sr._concepts_dict import concepts
+def _standard_meanings() -> dict[str, dict[str, frozenset[str]]]:
+    """scheme -> code -> meanings (casefolded, semantic tag removed), from pydicom's PS3.16
+    concept collections, plus the DCM codes the template table cites from later editions."""
+    from icans_interop.validation.sr_template import known_dcm_codes
 
-    return frozenset(concepts)
+    result: dict[str, dict[str, set[str]]] = {}
+    for scheme in ("DCM", "SCT"):
+        table = result.setdefault(scheme, {})
+        for code in Collection(scheme).concepts.values():
+            table.setdefault(code.value, set()).add(_normal(code.meaning))
+    for value in known_dcm_codes():
+        result["DCM"].setdefault(value, set())
+    return {scheme: {code: frozenset(m) for code, m in codes.items()}
+            for scheme, codes in result.items()}
 
 
 def _normal(meaning: str) -> str:
@@ -93,9 +75,9 @@ def code_findings(value: bytes | None, scheme: bytes | None, meaning: bytes | No
                   long_value: bool, urn: bool) -> tuple[Finding, ...]:
     """Problems of one code triple (cached: the same bytes always give the same answer)."""
     findings: list[Finding] = []
-    code = sr_dicom.text(value) if value is not None else None
-    designator = sr_dicom.text(scheme) if scheme is not None else None
-    text = sr_dicom.text(meaning) if meaning is not None else None
+    code = decode(value) if value is not None else None
+    designator = decode(scheme) if scheme is not None else None
+    text = decode(meaning) if meaning is not None else None
     if code is None and not long_value and not urn:
         findings.append(("error", "missing-required", "the code item has no Code Value (nor "
                                                       "Long Code Value / URN Code Value)"))
@@ -141,10 +123,9 @@ def code_findings(value: bytes | None, scheme: bytes | None, meaning: bytes | No
 
 def declared_schemes(parsed: Parsed) -> frozenset[str]:
     """Designators declared in the Coding Scheme Identification Sequence."""
-    items = sr_dicom.sequence(parsed.dataset, _SCHEME_IDENTIFICATION) or []
     found = set()
-    for item in items:
-        designator = sr_dicom.element_text(item, _SCHEME)
+    for item in parsed.items(parsed.dataset, tags.CODING_SCHEME_IDENTIFICATION_SEQUENCE):
+        designator = parsed.text(item, tags.CODING_SCHEME_DESIGNATOR)
         if designator is not None:
             found.add(designator)
     return frozenset(found)
@@ -155,17 +136,18 @@ def check(parsed: Parsed, tree: Tree | None, report: Report) -> None:
     declared = declared_schemes(parsed)
     unknown: dict[str, tuple[_Emit, int]] = {}  # designator -> (first place, uses)
     for code_item, _owner, _seq_tag in parsed.code_items:
-        value = code_item.get(_CODE_VALUE)
-        scheme = code_item.get(_SCHEME)
-        meaning = code_item.get(_MEANING)
+        value = code_item.get(tags.CODE_VALUE)
+        scheme = code_item.get(tags.CODING_SCHEME_DESIGNATOR)
+        meaning = code_item.get(tags.CODE_MEANING)
         raw_value = value[1] if value is not None and isinstance(value[1], bytes) else None
         raw_scheme = scheme[1] if scheme is not None and isinstance(scheme[1], bytes) else None
         raw_meaning = (meaning[1] if meaning is not None and isinstance(meaning[1], bytes)
                        else None)
         findings = code_findings(raw_value, raw_scheme, raw_meaning,
-                                 _LONG_CODE_VALUE in code_item, _URN_CODE_VALUE in code_item)
-        designator = sr_dicom.text(raw_scheme) if raw_scheme is not None else None
-        scheme_unknown = (designator is not None and designator not in STANDARD_SCHEMES
+                                 tags.LONG_CODE_VALUE in code_item,
+                                 tags.URN_CODE_VALUE in code_item)
+        designator = decode(raw_scheme) if raw_scheme is not None else None
+        scheme_unknown = (designator is not None and designator not in standard_schemes()
                           and designator not in declared)
         if not findings and not scheme_unknown:
             continue
@@ -187,10 +169,9 @@ def _emitter(parsed: Parsed, tree: Tree | None, report: Report, code_item: Item
              ) -> _Emit:
     owner = tree.owner_node(code_item) if tree is not None else None
     if owner is None:
-        location = sr_dicom.header_location(parsed, code_item)
-        return _Emit(report, -1, location, "")
+        return _Emit(report, -1, parsed.header_location(code_item), "")
     index, content_item = owner
-    where = sr_dicom.attribute_path(parsed, code_item, content_item, None)
+    where = parsed.attribute_path(code_item, content_item, None)
     return _Emit(report, index, "", where)
 
 

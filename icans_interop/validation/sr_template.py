@@ -37,8 +37,9 @@ Reading of PS3.16 this engine implements (section 6 "Template specification" con
   accepted silently, one without it is a *warning* (``outside-extensible-value-set``: whether
   it substitutes for a member cannot be decided mechanically); if the group is
   *non-extensible* any code outside it is an *error* (``not-in-value-set``). Groups whose
-  extensibility is not established are handled as extensible. Members come from pydicom's CID
-  tables (PS3.16 2024c); a group pydicom does not have (e.g. CID 5000 Language, by reference
+  extensibility is not established are handled as extensible. Members come from pydicom's
+  ``Collection("CIDnnnn")`` (legacy SNOMED-RT codes match through pydicom's ``Code``
+  equality); a group pydicom does not have (e.g. CID 5000 Language, by reference
   to RFC 5646) is not checked.
 * **Extensibility**: items that match no row are allowed below rows of an extensible template
   (the default where the table says ``unknown``) and below INCLUDEs of templates the table does
@@ -67,15 +68,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Final, cast
+from typing import Final
 
+from pydicom.sr.codedict import Collection
+from pydicom.sr.coding import Code as PydicomCode
+
+from icans_interop.dicom import tags
+from icans_interop.dicom.part10 import Item
 from icans_interop.validation.sr_tree import Code, Report, Tree, describe
 
-_AUTHOR_OBSERVER: Final = 0x0040A078
-_VERIFYING_OBSERVER: Final = 0x0040A073
-_CONCEPT_CODE: Final = 0x0040A168
-_CONCEPT_NAME: Final = 0x0040A043
-_EXTENSION_FLAG: Final = 0x0008010B  # Context Group Extension Flag
 ROOT_TEMPLATE: Final = "1500"
 
 
@@ -191,8 +192,8 @@ def _compile_condition(text: str, template: str) -> tuple[Condition | None, bool
         return (lambda ctx: _row_value(ctx, row, codes, allow_absent)), iff
     if name == "not-inherited":
         if argument == "observer":
-            return (lambda ctx: _AUTHOR_OBSERVER not in ctx.tree.parsed.dataset
-                    and _VERIFYING_OBSERVER not in ctx.tree.parsed.dataset), iff
+            return (lambda ctx: tags.AUTHOR_OBSERVER_SEQUENCE not in ctx.tree.parsed.dataset
+                    and tags.VERIFYING_OBSERVER_SEQUENCE not in ctx.tree.parsed.dataset), iff
         return (lambda ctx: False), iff
     if name == "loose":
         return (lambda ctx: None), iff
@@ -217,11 +218,9 @@ def _row_value(ctx: _Context, row: str, codes: set[tuple[str, ...]],
 
 
 def _code_value(tree: Tree, index: int) -> Code | None:
-    from icans_interop.validation.sr_tree import first_code
-
     node = tree.nodes[index]
     item = node.item if node.target < 0 else tree.nodes[node.target].item
-    return first_code(item, _CONCEPT_CODE, tree.parsed.encodings)
+    return tree.parsed.first_code(item, tags.CONCEPT_CODE_SEQUENCE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,21 +371,53 @@ def _compile(specs: list[Spec], extensible: bool) -> SpecSet:
 
 @lru_cache(maxsize=256)
 def cid_members(cid: int) -> frozenset[tuple[str, str]] | None:
-    """(scheme, code) members of a context group from pydicom's tables (None if unknown)."""
-    from pydicom.sr._cid_dict import cid_concepts
-    from pydicom.sr._concepts_dict import concepts
+    """(scheme, code) members of PS3.16 context group ``cid`` from pydicom's
+    ``Collection("CIDnnnn")`` (None when pydicom does not have the group).
 
-    groups = cid_concepts.get(cid)
-    if groups is None:
+    A keyword that two schemes define in one group (pydicom raises for it) is looked up in
+    each scheme of the group, so both codes count as members.
+    """
+    try:
+        group = Collection(f"CID{cid}")
+    except KeyError:
         return None
-    tables = cast(dict[str, dict[str, dict[str, tuple[str, list[int]]]]], concepts)
     members: set[tuple[str, str]] = set()
-    for scheme, keywords in groups.items():
-        table = tables.get(scheme, {})
-        for name in keywords:
-            for code in table.get(name, {}):
-                members.add((scheme, code))
+    ambiguous: list[str] = []
+    for keyword in group.dir():
+        try:
+            code = getattr(group, keyword)
+        except RuntimeError:
+            ambiguous.append(keyword)
+            continue
+        members.add((code.scheme_designator, code.value))
+    schemes = {scheme for scheme, _value in members}
+    for keyword in ambiguous:
+        for scheme in schemes:
+            try:
+                code = getattr(Collection(scheme), keyword)
+            except (AttributeError, KeyError, RuntimeError):
+                continue
+            members.add((code.scheme_designator, code.value))
     return frozenset(members)
+
+
+@lru_cache(maxsize=65536)
+def in_context_group(cid: int, scheme: str, value: str) -> bool | None:
+    """Whether (scheme, value) is a member of CID ``cid`` (None: the group is unknown).
+
+    A legacy SNOMED-RT code (``SRT``/``SNM3``, e.g. ``G-A100`` for "Right") is a member when
+    pydicom's ``Code`` equality maps it to a SNOMED CT member (PS3.16 Annex O).
+    """
+    members = cid_members(cid)
+    if members is None:
+        return None
+    if (scheme, value) in members:
+        return True
+    if scheme in ("SRT", "SNM3", "SCT"):
+        legacy = PydicomCode(value, "SRT", "")
+        return any(legacy == PydicomCode(code, "SCT", "")
+                   for member_scheme, code in members if member_scheme == "SCT")
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,7 +645,7 @@ def _check_concept_set(tree: Tree, report: Report, index: int, row: Row) -> None
     if concept is None:
         return
     _membership(report, index, (concept[1], concept[0]), describe(concept), value_set,
-                "concept name", _code_item(tree, index, _CONCEPT_NAME))
+                "concept name", _code_item(tree, index, tags.CONCEPT_NAME_CODE_SEQUENCE))
 
 
 def _check_value_set(tree: Tree, report: Report, index: int, row: Row) -> None:
@@ -625,27 +656,21 @@ def _check_value_set(tree: Tree, report: Report, index: int, row: Row) -> None:
     if value is None:
         return
     _membership(report, index, (value[1], value[0]), describe(value), value_set, "value",
-                _code_item(tree, index, _CONCEPT_CODE))
+                _code_item(tree, index, tags.CONCEPT_CODE_SEQUENCE))
 
 
-def _code_item(tree: Tree, index: int, tag: int) -> dict[int, tuple[str, object]] | None:
+def _code_item(tree: Tree, index: int, tag: int) -> Item | None:
     node = tree.nodes[index]
     item = node.item if node.target < 0 else tree.nodes[node.target].item
-    element = item.get(tag)
-    if element is None or not isinstance(element[1], list) or not element[1]:
-        return None
-    return element[1][0]  # type: ignore[return-value]
+    found = tree.parsed.items(item, tag)
+    return found[0] if found else None
 
 
 def _membership(report: Report, index: int, code: tuple[str, str], shown: str,
-                value_set: ValueSet, what: str,
-                item: dict[int, tuple[str, object]] | None) -> None:
-    members = cid_members(value_set.cid)
-    if members is None or code in members:
+                value_set: ValueSet, what: str, item: Item | None) -> None:
+    if in_context_group(value_set.cid, code[0], code[1]) is not False:
         return
-    if code[0] in ("SRT", "SNM3") and ("SCT", code[1]) in members:
-        return
-    extension = item.get(_EXTENSION_FLAG) if item is not None else None
+    extension = item.get(tags.CONTEXT_GROUP_EXTENSION_FLAG) if item is not None else None
     declared = extension is not None and isinstance(extension[1], bytes) and \
         extension[1].strip(b" \x00") == b"Y"
     if value_set.extensible and declared:

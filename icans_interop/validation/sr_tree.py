@@ -1,8 +1,8 @@
 """SR level of SR validation: the content tree and the PS3.3 constraints of the SOP class.
 
-:func:`build` walks the content tree of a parsed file without recursion (depth limit
-:data:`MAX_DEPTH`) into a flat list of :class:`Node` s; :func:`check` then applies, for the
-document's SOP class, the rows of ``data/sr-iod.csv``:
+:func:`build` walks the content tree of a parsed file without recursion (its depth is bounded
+by the byte layer's limits) into a flat list of :class:`Node` s; :func:`check` then applies,
+for the document's SOP class, the rows of ``data/sr-iod.csv``:
 
 * ``content-item`` rows: the attributes of the Document Content and Document Relationship
   macros and of the value macros of each value type (Type, item count, enumerated values);
@@ -27,34 +27,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
 
+from icans_interop.dicom import tags
+from icans_interop.dicom.part10 import LIMITS, DicomCode, Item, Parsed
 from icans_interop.issues import Issue, Severity
 from icans_interop.validation import sr_dicom
-from icans_interop.validation.sr_dicom import Item, Parsed
 
-#: Deepest content tree accepted (root = level 1).
-MAX_DEPTH: Final = 100
+Code = DicomCode  # (code value, coding scheme designator, code meaning)
 
-Code = tuple[str, str, str]  # (code value, coding scheme designator, code meaning)
-
-_RELATIONSHIP: Final = 0x0040A010
-_VALUE_TYPE: Final = 0x0040A040
-_CONCEPT_NAME: Final = 0x0040A043
-_REFERENCED_ITEM: Final = 0x0040DB73
-_MEASURED_VALUE: Final = 0x0040A300
-_CONTENT_TEMPLATE: Final = 0x0040A504
-_TEMPLATE_IDENTIFIER: Final = 0x0040DB00
-_MAPPING_RESOURCE: Final = 0x00080105
-_CODE_VALUE: Final = 0x00080100
-_SCHEME: Final = 0x00080102
-_MEANING: Final = 0x00080104
-_LONG_CODE_VALUE: Final = 0x00080119
-_URN_CODE_VALUE: Final = 0x00080120
 _REFERENCE_VTS: Final = frozenset({"IMAGE", "COMPOSITE", "WAVEFORM"})
-#: Attributes of the data set that belong to the root content item (SR Document Content).
-ROOT_CONTENT_TAGS: Final = frozenset({
-    0x0040A040, 0x0040A043, 0x0040A050, 0x0040A504, 0x0040A730, 0x0040A032, 0x0040A171,
-    0x0040A010, 0x0040DB73,
-})
 
 
 @dataclass(slots=True)
@@ -80,24 +60,6 @@ def describe(code: Code | None) -> str:
     if code is None:
         return "(no concept name)"
     return f'({code[0]}, {code[1]}, "{code[2]}")'
-
-
-def code_of(item: Item, encodings: tuple[str, ...] = ()) -> Code | None:
-    """The (value, scheme, meaning) of a code item (None when it has no code value)."""
-    value = (sr_dicom.element_text(item, _CODE_VALUE)
-             or sr_dicom.element_text(item, _LONG_CODE_VALUE, encodings)
-             or sr_dicom.element_text(item, _URN_CODE_VALUE, encodings))
-    if value is None:
-        return None
-    return (value, sr_dicom.element_text(item, _SCHEME) or "",
-            sr_dicom.element_text(item, _MEANING, encodings) or "")
-
-
-def first_code(item: Item, tag: int, encodings: tuple[str, ...] = ()) -> Code | None:
-    items = sr_dicom.sequence(item, tag)
-    if not items:
-        return None
-    return code_of(items[0], encodings)
 
 
 class Report:
@@ -142,7 +104,6 @@ class Tree:
     nodes: list[Node]
     by_item: dict[int, int]  # id(item) -> node index
     by_path: dict[str, int]
-    complete: bool  # False when a depth/size limit stopped the walk
 
     def location(self, index: int) -> str:
         node = self.nodes[index]
@@ -176,10 +137,10 @@ class Tree:
         current = item
         via = tag
         parents = self.parsed.parents
-        for _ in range(sr_dicom.MAX_NESTING):
+        for _ in range(LIMITS.max_nesting + 2):
             index = self.by_item.get(id(current))
             if index is not None:
-                if index == 0 and via is not None and via not in ROOT_CONTENT_TAGS:
+                if index == 0 and via is not None and via not in tags.ROOT_CONTENT_TAGS:
                     return None
                 return index, current
             link = parents.get(id(current))
@@ -190,43 +151,32 @@ class Tree:
 
     def template_id(self, index: int) -> tuple[str | None, str | None]:
         """(Template Identifier, Mapping Resource) of the item's Content Template Sequence."""
-        items = sr_dicom.sequence(self.nodes[index].item, _CONTENT_TEMPLATE)
+        items = self.parsed.items(self.nodes[index].item, tags.CONTENT_TEMPLATE_SEQUENCE)
         if not items:
             return None, None
-        return (sr_dicom.element_text(items[0], _TEMPLATE_IDENTIFIER),
-                sr_dicom.element_text(items[0], _MAPPING_RESOURCE))
+        return (self.parsed.text(items[0], tags.TEMPLATE_IDENTIFIER),
+                self.parsed.text(items[0], tags.MAPPING_RESOURCE))
 
 
 def _node(parsed: Parsed, index: int, item: Item, parent: int, path: str, depth: int) -> Node:
-    encodings = parsed.encodings
-    rel = sr_dicom.element_text(item, _RELATIONSHIP)
-    vt = sr_dicom.element_text(item, _VALUE_TYPE)
-    concept = first_code(item, _CONCEPT_NAME, encodings)
-    node = Node(index, item, parent, path, depth, rel, vt, concept)
-    element = item.get(_REFERENCED_ITEM)
-    if element is not None:
-        node.ref = parsed.uint_values(element[1]) or ()
+    node = Node(index, item, parent, path, depth, parsed.text(item, tags.RELATIONSHIP_TYPE),
+                parsed.text(item, tags.VALUE_TYPE), parsed.concept_name(item))
+    if tags.REFERENCED_CONTENT_ITEM_IDENTIFIER in item:
+        node.ref = parsed.uints(item, tags.REFERENCED_CONTENT_ITEM_IDENTIFIER) or ()
     return node
 
 
 def build(parsed: Parsed, sop_class: str, report: Report) -> Tree:
-    """The content tree of ``parsed`` (iterative; stops at :data:`MAX_DEPTH`)."""
+    """The content tree of ``parsed`` (iterative)."""
     root = _node(parsed, 0, parsed.dataset, -1, "1", 1)
     nodes = [root]
     by_item = {id(parsed.dataset): 0}
-    complete = True
     stack = [0]
     while stack:
         index = stack.pop()
         node = nodes[index]
-        children = sr_dicom.sequence(node.item, sr_dicom.CONTENT_SEQUENCE)
+        children = parsed.children(node.item)
         if not children:
-            continue
-        if node.depth >= MAX_DEPTH:
-            complete = False
-            report.node("error", "too-deep", index,
-                        f"the content tree is deeper than {MAX_DEPTH} levels; the items below "
-                        "this one were not checked")
             continue
         prefix = node.path + "."
         depth = node.depth + 1
@@ -237,7 +187,7 @@ def build(parsed: Parsed, sop_class: str, report: Report) -> Tree:
             node.children.append(child_index)
             stack.append(child_index)
     by_path = {node.path: node.index for node in nodes}
-    tree = Tree(parsed, sop_class, nodes, by_item, by_path, complete)
+    tree = Tree(parsed, sop_class, nodes, by_item, by_path)
     _resolve_references(tree, report)
     return tree
 
@@ -325,12 +275,12 @@ def check(tree: Tree, report: Report) -> None:
         def where(sub_item: Item, tag: int, node_item: Item = item) -> str:
             if sub_item is node_item:
                 return ""
-            return sr_dicom.attribute_path(parsed, sub_item, node_item, None)
+            return parsed.attribute_path(sub_item, node_item, None)
 
         vt = node.vt
         by_value = node.ref is None
         rules = _rule_set("root" if node.parent < 0 else "*", vt if by_value else None)
-        sr_dicom.check_attributes(item, rules, _conditions(node), emit, where, encodings)
+        sr_dicom.check_attributes(item, rules, _conditions(node, parsed), emit, where, encodings)
         if vt is not None and by_value and vt not in allowed_vts:
             if vt in _ALL_VALUE_TYPES:
                 report.node("error", "value-type-not-allowed", index,
@@ -378,15 +328,14 @@ def _rule_set(base: str, vt: str | None) -> sr_dicom.RuleSet:
     return sr_dicom.rule_set(*parts)
 
 
-def _conditions(node: Node) -> Callable[[str, Item], bool | None]:
+def _conditions(node: Node, parsed: Parsed) -> Callable[[str, Item], bool | None]:
     def condition(name: str, item: Item) -> bool | None:
         if name == "by-value":
             return node.ref is None
         if name == "not-root":
             return node.parent >= 0
         if name == "measured-value-empty":
-            values = sr_dicom.sequence(node.item, _MEASURED_VALUE)
-            return not values
+            return not parsed.items(node.item, tags.MEASURED_VALUE_SEQUENCE)
         return None
 
     return condition
