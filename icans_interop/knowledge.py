@@ -23,8 +23,9 @@ A knowledge-base entry is a small plain-text document (the packaged example is
 The parser is written for the *format*, not for one document: whether a line in a
 pattern block is a qualifier, a sequence or a signal is decided by membership in
 vocabularies that the caller injects (normally from the terminology tables), and
-clinical signs are found with an injected lexicon. The ``DEFAULT_*`` constants
-below are plain data so they can be replaced by terminology lookups later.
+clinical signs are found with an injected lexicon. :func:`load` takes both from the
+terminology tables (``mappings/knowledge-terms.csv``, :func:`table_vocabulary`), so an
+entry that parses is also an entry whose terms all have concepts.
 
 Every structural problem raises exactly one :class:`KnowledgeEntryError` naming
 the 1-based line number and the offending line, so a broken entry can be fixed
@@ -45,10 +46,6 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "DEFAULT_QUALIFIER_TERMS",
-    "DEFAULT_SEQUENCE_TERMS",
-    "DEFAULT_SIGNAL_TERMS",
-    "DEFAULT_SIGN_LEXICON",
     "ENTRY_RESOURCE",
     "REGION_SEPARATOR",
     "DiseaseProfile",
@@ -56,65 +53,17 @@ __all__ = [
     "KnowledgeEntryError",
     "RegionPath",
     "SequenceSignal",
+    "Vocabulary",
     "find_clinical_signs",
     "load",
     "parse",
     "pattern_key",
+    "table_vocabulary",
 ]
 
 # --------------------------------------------------------------------------------------
-# Default vocabularies (simple, overridable data; to be replaced by terminology lookups)
+# Constants
 # --------------------------------------------------------------------------------------
-
-DEFAULT_QUALIFIER_TERMS: Final[frozenset[str]] = frozenset(
-    {
-        "symmetric",
-        "bilateral",
-        "diffuse",
-        "focal",
-        "multiple",
-        "punctate",
-        "unilateral",
-        "multifocal",
-    }
-)
-"""Distribution/shape qualifiers that may follow the region list of a pattern."""
-
-DEFAULT_SEQUENCE_TERMS: Final[frozenset[str]] = frozenset(
-    {"T2WI", "FLAIR", "CE T1WI", "CE FLAIR", "T2*WI", "SWI", "T1WI", "DWI"}
-)
-"""MRI sequence names; each sequence line must be followed by a signal line."""
-
-DEFAULT_SIGNAL_TERMS: Final[frozenset[str]] = frozenset(
-    {"Hyperintensity", "Hypointensity", "Enhancement", "Isointensity"}
-)
-"""Signal behaviours observed on the preceding sequence."""
-
-DEFAULT_SIGN_LEXICON: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "aphasia": "aphasia",
-        "expressive aphasia": "expressive_aphasia",
-        "encephalopathy": "encephalopathy",
-        "confusion": "confusion",
-        "disorientation": "disorientation",
-        "altered mental status": "altered_mental_status",
-        "somnolence": "somnolence",
-        "attention deficit": "attention_deficit",
-        "word-finding difficulty": "word_finding_difficulty",
-        "seizure": "seizure",
-        "status epilepticus": "status_epilepticus",
-        "hallucination": "hallucinations",
-        "delirium": "delirium",
-        "mood disturbance": "mood_disturbance",
-        "tremor": "tremor",
-        "myoclonus": "myoclonus",
-        "asterixis": "asterixis",
-        "hemiparesis": "hemiparesis",
-        "paraparesis": "paraparesis",
-    }
-)
-"""Lower-case clinical-sign phrase -> sign key. Matching is whole-word,
-case-insensitive and tolerant of plurals (``seizures``, ``difficulties``)."""
 
 ENTRY_RESOURCE: Final = "icans-knowledge-entry.txt"
 """File name of the packaged entry inside ``icans_interop.data``."""
@@ -304,7 +253,7 @@ def load(path: str | Path | None = None) -> DiseaseProfile:
     """
     if path is None:
         return _load_packaged()
-    return _parse_with_defaults(Path(path).read_text(encoding="utf-8-sig"))
+    return _parse_with_tables(Path(path).read_text(encoding="utf-8-sig"))
 
 
 def find_clinical_signs(text: str, lexicon: Mapping[str, str]) -> tuple[str, ...]:
@@ -337,27 +286,51 @@ def find_clinical_signs(text: str, lexicon: Mapping[str, str]) -> tuple[str, ...
 def _load_packaged() -> DiseaseProfile:
     """Parse the packaged entry once per process."""
     resource = resources.files("icans_interop.data").joinpath(ENTRY_RESOURCE)
-    return _parse_with_defaults(resource.read_text(encoding="utf-8-sig"))
+    return _parse_with_tables(resource.read_text(encoding="utf-8-sig"))
 
 
-def _parse_with_defaults(text: str) -> DiseaseProfile:
-    """Parse with the vocabularies of the mapping tables (``knowledge-terms.csv``).
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words that classify a pattern block's lines, and the clinical-sign lexicon."""
 
-    The words that classify a pattern's lines are the ones the terminology can resolve, so
-    an entry that parses is also an entry whose terms all have concepts.
+    qualifier_terms: frozenset[str]
+    sequence_terms: frozenset[str]
+    signal_terms: frozenset[str]
+    sign_lexicon: Mapping[str, str]
+
+
+@functools.lru_cache(maxsize=1)
+def table_vocabulary() -> Vocabulary:
+    """The vocabularies of the mapping tables (``knowledge-terms.csv``).
+
+    An empty vocabulary would silently turn every line into a region, so it is an error.
     """
     from icans_interop import terminology  # local: keeps parse() usable without the tables
 
     terms = terminology.load()
-    qualifiers = frozenset().union(
-        *(terms.terms(role) for role in ("laterality", "distribution", "number", "morphology"))
+    vocabulary = Vocabulary(
+        qualifier_terms=frozenset().union(*(terms.terms(role) for role in (
+            "laterality", "distribution", "number", "morphology"))),
+        sequence_terms=terms.terms("mr_sequence"),
+        signal_terms=terms.terms("signal"),
+        sign_lexicon=MappingProxyType(terms.lexicon("clinical_sign")),
     )
+    for name in ("qualifier_terms", "sequence_terms", "signal_terms", "sign_lexicon"):
+        if not getattr(vocabulary, name):
+            raise terminology.TerminologyError(
+                f"knowledge-terms.csv gives no {name.replace('_', ' ')}")
+    return vocabulary
+
+
+def _parse_with_tables(text: str) -> DiseaseProfile:
+    """Parse with the vocabularies of the mapping tables."""
+    vocabulary = table_vocabulary()
     return parse(
         text,
-        qualifier_terms=qualifiers or DEFAULT_QUALIFIER_TERMS,
-        sequence_terms=terms.terms("mr_sequence") or DEFAULT_SEQUENCE_TERMS,
-        signal_terms=terms.terms("signal") or DEFAULT_SIGNAL_TERMS,
-        sign_lexicon=DEFAULT_SIGN_LEXICON,
+        qualifier_terms=vocabulary.qualifier_terms,
+        sequence_terms=vocabulary.sequence_terms,
+        signal_terms=vocabulary.signal_terms,
+        sign_lexicon=vocabulary.sign_lexicon,
     )
 
 

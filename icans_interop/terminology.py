@@ -59,6 +59,7 @@ SYSTEM_ALIASES: Mapping[str, str] = {
 }
 
 Use = Literal["both", "fhir", "dicom"]
+_TERM_COLUMNS = ("term", "role", "key", "source")
 _COLUMNS = ("key", "role", "label", "system", "scheme", "code", "display", "dicom_meaning",
             "use", "source")
 
@@ -206,6 +207,10 @@ class Terminology:
         """The knowledge-entry words that name concepts of ``role``."""
         return frozenset(term for term, r in self._terms if r == role)
 
+    def lexicon(self, role: str) -> dict[str, str]:
+        """Knowledge-entry phrase (case-folded) -> concept key, for the phrases of ``role``."""
+        return {term: key for (term, r), key in self._terms.items() if r == role}
+
 
 def scheme_for_system(system: str) -> str | None:
     return SYSTEM_TO_SCHEME.get(SYSTEM_ALIASES.get(system, system))
@@ -254,10 +259,16 @@ def build(tables: Mapping[str, str], terms_csv: str = "") -> Terminology:
                                 codings=codings))
     terms: dict[tuple[str, str], str] = {}
     if terms_csv:
-        for row in csv.DictReader(io.StringIO(terms_csv)):
+        reader = csv.DictReader(io.StringIO(terms_csv))
+        if reader.fieldnames is None or tuple(reader.fieldnames) != _TERM_COLUMNS:
+            raise TerminologyError(f"knowledge-terms.csv: header must be "
+                                   f"{','.join(_TERM_COLUMNS)}")
+        for line_no, row in enumerate(reader, start=2):
             if row["key"] not in grouped:
                 raise TerminologyError(f"knowledge term {row['term']!r} names unknown concept "
                                        f"{row['key']!r}")
+            if not row["source"]:
+                raise TerminologyError(f"knowledge-terms.csv line {line_no}: no source")
             terms[(row["term"], row["role"])] = row["key"]
     return Terminology(concepts, terms)
 

@@ -20,10 +20,6 @@ from pydantic import ValidationError
 
 from icans_interop import knowledge
 from icans_interop.knowledge import (
-    DEFAULT_QUALIFIER_TERMS,
-    DEFAULT_SEQUENCE_TERMS,
-    DEFAULT_SIGN_LEXICON,
-    DEFAULT_SIGNAL_TERMS,
     DiseaseProfile,
     KnowledgeEntryError,
     RegionPath,
@@ -31,7 +27,14 @@ from icans_interop.knowledge import (
     find_clinical_signs,
     load,
     parse,
+    table_vocabulary,
 )
+
+_VOCABULARY = table_vocabulary()
+QUALIFIER_TERMS = _VOCABULARY.qualifier_terms
+SEQUENCE_TERMS = _VOCABULARY.sequence_terms
+SIGNAL_TERMS = _VOCABULARY.signal_terms
+SIGN_LEXICON = _VOCABULARY.sign_lexicon
 
 ENTRY_FILE = Path(knowledge.__file__).parent / "data" / "icans-knowledge-entry.txt"
 # The medical source the package ships a copy of; CI lays shared/ beside the checkout.
@@ -44,10 +47,10 @@ def parse_default(text: str) -> DiseaseProfile:
     """Parse with the module's default vocabularies (what ``load`` does)."""
     return parse(
         text,
-        qualifier_terms=DEFAULT_QUALIFIER_TERMS,
-        sequence_terms=DEFAULT_SEQUENCE_TERMS,
-        signal_terms=DEFAULT_SIGNAL_TERMS,
-        sign_lexicon=DEFAULT_SIGN_LEXICON,
+        qualifier_terms=QUALIFIER_TERMS,
+        sequence_terms=SEQUENCE_TERMS,
+        signal_terms=SIGNAL_TERMS,
+        sign_lexicon=SIGN_LEXICON,
     )
 
 
@@ -437,10 +440,10 @@ def test_vocabulary_decides_line_classification() -> None:
         parse_default(text)
     profile = parse(
         text,
-        qualifier_terms=DEFAULT_QUALIFIER_TERMS | {"confluent"},
-        sequence_terms=DEFAULT_SEQUENCE_TERMS,
-        signal_terms=DEFAULT_SIGNAL_TERMS,
-        sign_lexicon=DEFAULT_SIGN_LEXICON,
+        qualifier_terms=QUALIFIER_TERMS | {"confluent"},
+        sequence_terms=SEQUENCE_TERMS,
+        signal_terms=SIGNAL_TERMS,
+        sign_lexicon=SIGN_LEXICON,
     )
     assert profile.patterns[0].qualifiers == ("Symmetric", "Bilateral", "Confluent")
 
@@ -464,7 +467,7 @@ def test_vocabulary_decides_line_classification() -> None:
     ],
 )
 def test_find_clinical_signs(text: str, expected: tuple[str, ...]) -> None:
-    assert find_clinical_signs(text, DEFAULT_SIGN_LEXICON) == expected
+    assert find_clinical_signs(text, SIGN_LEXICON) == expected
 
 
 def test_find_clinical_signs_ignores_empty_phrases() -> None:
@@ -475,7 +478,7 @@ def test_find_clinical_signs_ignores_empty_phrases() -> None:
 # Property tests
 # --------------------------------------------------------------------------------------
 
-TERMS = sorted(DEFAULT_QUALIFIER_TERMS | DEFAULT_SEQUENCE_TERMS | DEFAULT_SIGNAL_TERMS)
+TERMS = sorted(QUALIFIER_TERMS | SEQUENCE_TERMS | SIGNAL_TERMS)
 LINE_POOL = st.one_of(
     st.sampled_from(REAL_LINES),
     st.sampled_from(TERMS),
