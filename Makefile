@@ -33,6 +33,7 @@ test: $(VENV)/.installed-test lint typecheck
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check icans_interop tests bench tools
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
