@@ -167,6 +167,10 @@ class VrChecker:
     # -- one method per VR ------------------------------------------------------------------
 
     def _ae(self, value: bytes) -> str | None:
+        for part in _values(value):
+            if not part.isascii():
+                return (f"application entity {shown(part)} is not in the default character "
+                        "repertoire (AE)")
         return self._string(value, "AE", _CONTROL)
 
     def _as(self, value: bytes) -> str | None:
