@@ -129,17 +129,22 @@ class Terminology:
     def __init__(self, concepts: Iterable[Concept], terms: Mapping[tuple[str, str], str]) -> None:
         self._by_key: dict[str, Concept] = {}
         self._by_role: dict[str, list[Concept]] = {}
-        self._by_system_code: dict[tuple[str, str], Concept] = {}
-        self._by_scheme_code: dict[tuple[str, str], Concept] = {}
+        by_system_code: dict[tuple[str, str], list[Concept]] = {}
+        by_scheme_code: dict[tuple[str, str], list[Concept]] = {}
         for concept in concepts:
             if concept.key in self._by_key:
                 raise TerminologyError(f"concept key {concept.key!r} defined twice")
             self._by_key[concept.key] = concept
             self._by_role.setdefault(concept.role, []).append(concept)
             for coding in concept.codings:
-                self._by_system_code.setdefault((coding.system, coding.code), concept)
+                _add_once(by_system_code.setdefault((coding.system, coding.code), []), concept)
                 if coding.scheme:
-                    self._by_scheme_code.setdefault((coding.scheme, coding.code), concept)
+                    _add_once(by_scheme_code.setdefault((coding.scheme, coding.code), []),
+                              concept)
+        #: One code may name concepts of different roles (HPO papilledema is a clinical sign
+        #: and an ICP/edema finding): reverse lookups choose by role.
+        self._by_system_code = {k: tuple(v) for k, v in by_system_code.items()}
+        self._by_scheme_code = {k: tuple(v) for k, v in by_scheme_code.items()}
         self._terms = {(term.casefold(), role): key for (term, role), key in terms.items()}
 
     def __iter__(self) -> Iterator[Concept]:
@@ -179,19 +184,25 @@ class Terminology:
             raise TerminologyError(f"{key!r} is not a known {role} concept; allowed: {allowed}")
         return concept
 
-    def lookup_fhir(self, system: str, code: str) -> Concept | None:
-        """Reverse lookup by FHIR (system, code); system aliases are normalised."""
+    def lookup_fhir_all(self, system: str, code: str) -> tuple[Concept, ...]:
+        """Every concept with the FHIR coding (system, code); system aliases normalised."""
         system = SYSTEM_ALIASES.get(system, system)
-        return self._by_system_code.get((system, code))
+        return self._by_system_code.get((system, code), ())
 
-    def lookup_dicom(self, scheme: str, code: str) -> Concept | None:
+    def lookup_fhir(self, system: str, code: str, role: str | None = None) -> Concept | None:
+        """Reverse lookup by FHIR (system, code): the concept of ``role`` when given, else
+        the first concept with that coding."""
+        return _choose(self.lookup_fhir_all(system, code), role)
+
+    def lookup_dicom(self, scheme: str, code: str, role: str | None = None) -> Concept | None:
         """Reverse lookup by DICOM (designator, code); SRT/SNM3 are read as SCT."""
         system = SCHEME_TO_SYSTEM.get(scheme)
+        found: tuple[Concept, ...] = ()
         if system is not None:
-            concept = self._by_system_code.get((system, code))
-            if concept is not None:
-                return concept
-        return self._by_scheme_code.get((scheme, code))
+            found = self._by_system_code.get((system, code), ())
+        if not found:
+            found = self._by_scheme_code.get((scheme, code), ())
+        return _choose(found, role)
 
     def term(self, text: str, role: str | None = None) -> str | None:
         """Concept key for a word of the knowledge entry (case-insensitive)."""
@@ -210,6 +221,17 @@ class Terminology:
     def lexicon(self, role: str) -> dict[str, str]:
         """Knowledge-entry phrase (case-folded) -> concept key, for the phrases of ``role``."""
         return {term: key for (term, r), key in self._terms.items() if r == role}
+
+
+def _add_once(concepts: list[Concept], concept: Concept) -> None:
+    if concept not in concepts:
+        concepts.append(concept)
+
+
+def _choose(concepts: tuple[Concept, ...], role: str | None) -> Concept | None:
+    if role is None:
+        return concepts[0] if concepts else None
+    return next((c for c in concepts if c.role == role), None)
 
 
 def scheme_for_system(system: str) -> str | None:

@@ -34,20 +34,22 @@ _NOT_CARRIED_TYPES: Final = frozenset({"NUM", "IMAGE", "SCOORD", "SCOORD3D", "TC
 
 
 @lru_cache(maxsize=4096)
-def concept_key(scheme: str, value: str) -> str | None:
-    """Concept key for a DICOM code; SRT/SNM3 designators and SNOMED-RT ids are accepted.
+def concept_key(scheme: str, value: str, role: str | None = None) -> str | None:
+    """Concept key for a DICOM code (of ``role`` when given); SRT/SNM3 designators and
+    SNOMED-RT ids are accepted.
 
     A legacy SNOMED-RT code (``G-A100``, designator SRT) is the SNOMED CT concept that
     pydicom's ``Code`` equality maps it to (PS3.16 Annex O).
     """
     concepts = terminology.load()
-    concept = concepts.lookup_dicom(scheme, value)
+    concept = concepts.lookup_dicom(scheme, value, role)
     if concept is None and scheme in ("SRT", "SNM3", "SCT"):
-        concept = concepts.lookup_dicom("SCT", value)
+        concept = concepts.lookup_dicom("SCT", value, role)
         if concept is None:
             legacy = Code(value, "SRT", "")
             concept = next((c for c in _snomed_concepts()
-                            if Code(c.dicom_coding().code, "SCT", "") == legacy), None)
+                            if (role is None or c.role == role)
+                            and Code(c.dicom_coding().code, "SCT", "") == legacy), None)
     return None if concept is None else concept.key
 
 
@@ -179,6 +181,9 @@ class ReadContext:
             self.issue(error("missing-required", where(path, name),
                              "the item has no coded value"))
             return None
+        key = concept_key(code.scheme, code.value, role)
+        if key is not None:
+            return key
         key = concept_key(code.scheme, code.value)
         if key is None:
             self.issue(warning("unknown-code", where(path, name),

@@ -51,6 +51,8 @@ FIXED: dict[str, tuple[str, str, str, str]] = {
                                 "HL7 dicom-sr IG CodeSystem dicom-identifier-type"),
     "id-type-study-uid": (terminology.DCM, "110180", "Study Instance UID",
                           "HL7 dicom-sr IG partOf[imagingStudyRef].identifier.type"),
+    "modality-sr": (terminology.DCM, "SR", "SR Document",
+                    "DICOM PS3.16 CID 32 / Modality (0008,0060) defined term"),
 }
 
 
@@ -121,8 +123,7 @@ def iter_concepts(cc: Any) -> Iterable[tuple[Concept, int]]:
             continue
         system, code = coding.get("system"), coding.get("code")
         if isinstance(system, str) and isinstance(code, str):
-            concept = terms.lookup_fhir(system, code)
-            if concept is not None:
+            for concept in terms.lookup_fhir_all(system, code):
                 yield concept, index
 
 
