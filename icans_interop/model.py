@@ -9,9 +9,10 @@ Unknown keys fail with a message listing the keys allowed for that role.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -34,13 +35,30 @@ _UID_NAMESPACE = uuid.UUID("a4b6b4b1-6a43-5d1b-9f4e-1c3a7f0e9d21")
 _UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 
 
-def derived_uid(*parts: str) -> str:
-    """A stable DICOM UID (``2.25.<uuid>``) derived from ``parts``.
+#: Longest UID root accepted for derived UIDs (leaves at least 23 digits of the hash).
+MAX_UID_ROOT: Final = 40
 
-    Writers of both formats use it, so one report gets the same tracking and observation UIDs
-    in its SR and in its FHIR bundle.
+
+def derived_uid(*parts: str, root: str | None = None) -> str:
+    """A stable DICOM UID derived from ``parts``: ``2.25.<uuid>`` (PS3.5 B.2), or, under a
+    site's own ``root``, ``<root>.<digits of the same UUID>`` cut to 64 characters.
+
+    Writers of both formats use it, so one report gets the same tracking, observation,
+    series and instance UIDs in its SR and in its FHIR bundle, whenever it is written.
     """
-    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, '|'.join(parts)).int}"
+    number = str(uuid.uuid5(_UID_NAMESPACE, "|".join(parts)).int)
+    if root is None:
+        return f"2.25.{number}"
+    check_uid_root(root)
+    return f"{root}.{number[:64 - len(root) - 1]}"
+
+
+def check_uid_root(root: str) -> str:
+    """``root`` if it can prefix derived UIDs (a valid UID of at most 40 characters)."""
+    if len(root) > MAX_UID_ROOT or not _UID_RE.match(root):
+        raise ValueError(f"UID root {root!r} must be a valid UID of at most {MAX_UID_ROOT} "
+                         "characters (digits and dots, no leading zeros)")
+    return root
 
 
 def _check_uid(value: str) -> str:
@@ -100,11 +118,19 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
 class Patient(BaseModel):
-    """Who the report is about; ``id`` is the medical record number."""
+    """Who the report is about; ``id`` is the medical record number.
+
+    ``id_issuer`` is the issuer's name (DICOM Issuer of Patient ID, FHIR identifier.assigner);
+    ``id_system`` the URI of the identifier namespace (DICOM Issuer of Patient ID Qualifiers:
+    Universal Entity ID, FHIR identifier.system). Without ``id_system`` a FHIR transaction
+    creates the Patient unconditionally: a bare MRN could match another issuer's patient.
+    """
 
     model_config = _FROZEN
     id: Annotated[str, Field(min_length=1, max_length=64)]
     id_issuer: Annotated[str, Field(max_length=64)] | None = None
+    id_system: Annotated[str, Field(min_length=1, max_length=64,
+                                    pattern=r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")] | None = None
     family_name: Annotated[str, Field(max_length=64)] | None = None
     given_name: Annotated[str, Field(max_length=64)] | None = None
     birth_date: dt.date | None = None
@@ -134,8 +160,10 @@ class SignalObservation(BaseModel):
 class Finding(BaseModel):
     """One imaging finding: an ICANS pattern at one or more sites, with its qualifiers.
 
-    ``tracking_uid`` and ``observation_uid`` identify the finding across formats; when a case
-    leaves them out they are derived from the study UID and the finding's position.
+    ``tracking_uid`` and ``observation_uid`` identify the finding across formats; when they
+    are left out they are derived from the study UID and the tracking id (or, without one,
+    the finding's content), so reordering the findings or building them as models rather
+    than dicts gives the same UIDs.
     """
 
     model_config = _FROZEN
@@ -202,11 +230,34 @@ class NeuroAssessment(BaseModel):
     signs: tuple[SignKey, ...] = ()
 
 
+class VerifyingObserver(BaseModel):
+    """Who verified (signed) the report: DICOM Verifying Observer Sequence, FHIR
+    DiagnosticReport.resultsInterpreter (a PractitionerRole of the organization). ``name`` is
+    a person name, ``Family^Given`` as in DICOM PN; ``organization`` is the Verifying
+    Organization, which a verified DICOM SR requires (dciodvfy: Type 1 in the SR Document
+    General module): without it the report can be written to FHIR but not to DICOM."""
+
+    model_config = _FROZEN
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    organization: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+ReportStatus = Literal["preliminary", "final", "amended", "cancelled"]
+
+
 class ImagingReport(BaseModel):
     """An ICANS brain-MRI report: identity, procedure, findings and optional assessment.
 
     ``icans_grade`` is the grade the author recorded (0-5, ASTCT 1-4 plus ICD-10-CM grade 5);
     the validators compare it with the grade computed from ``assessment``.
+
+    ``status`` follows FHIR DiagnosticReport.status: ``final`` and ``amended`` mean verified;
+    left out, it is ``final`` with a ``verifying_observer`` and ``preliminary`` without one.
+    A verified DICOM SR names who verified it, so the SR writer refuses a final or amended
+    report without a verifying observer (FHIR reports from other systems often have none).
+    ``revision`` counts versions of one report: the same report written twice is one SR
+    instance (the SOP Instance UID is derived from the report's identity, SOP Class and
+    revision), an amendment (revision 2, 3 ...) is a new one in the same series.
     """
 
     model_config = _FROZEN
@@ -219,31 +270,87 @@ class ImagingReport(BaseModel):
     observer_name: Annotated[str, Field(max_length=64)] | None = None
     assessment: NeuroAssessment | None = None
     icans_grade: Annotated[int, Field(ge=0, le=5)] | None = None
+    status: ReportStatus = "preliminary"
+    verifying_observer: VerifyingObserver | None = None
+    revision: Annotated[int, Field(ge=1, le=9999)] = 1
 
     @model_validator(mode="before")
     @classmethod
-    def _derive_identifiers(cls, data: Any) -> Any:
-        """Fill missing tracking identifiers and UIDs from the study UID and position."""
+    def _derive(cls, data: Any) -> Any:
+        """Fill the status and the findings' tracking identifiers and UIDs (see above)."""
         if not isinstance(data, dict):
             return data
+        data = dict(data)
+        if data.get("status") is None:
+            data["status"] = "final" if data.get("verifying_observer") else "preliminary"
         study = data.get("study")
         study_uid = (study.get("instance_uid") if isinstance(study, dict)
                      else getattr(study, "instance_uid", None))
         findings = data.get("findings")
         if not isinstance(study_uid, str) or not isinstance(findings, list | tuple):
             return data
-        filled: list[Any] = []
-        for index, finding in enumerate(findings, start=1):
-            if isinstance(finding, dict):
-                finding = dict(finding)
-                finding.setdefault("tracking_id", f"Finding {index}")
-                if finding.get("tracking_uid") is None:
-                    finding["tracking_uid"] = derived_uid(study_uid, "tracking", str(index))
-                if finding.get("observation_uid") is None:
-                    finding["observation_uid"] = derived_uid(study_uid, "observation",
-                                                             str(index))
+        data["findings"] = _with_identifiers(study_uid, findings)
+        return data
+
+
+_CONTENT_FIELDS: Final = ("pattern", "sites", "laterality", "distribution", "number",
+                          "morphology", "signals")
+
+
+def _with_identifiers(study_uid: str, findings: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """Findings (dicts or models) with their tracking and observation UIDs filled where absent.
+
+    The UIDs depend on the study UID and the tracking id when the finding has one, else on
+    the finding's content (and how many identical findings came before it): never on the
+    finding's position, so reordering a report keeps every finding's UIDs.
+    """
+    filled: list[Any] = []
+    seen: dict[str, int] = {}
+    for finding in findings:
+        if isinstance(finding, Finding):
+            finding = finding.model_dump(exclude_none=True)
+        if not isinstance(finding, dict):
             filled.append(finding)
-        return {**data, "findings": filled}
+            continue
+        finding = dict(finding)
+        tracking_id = finding.get("tracking_id")
+        if isinstance(tracking_id, str) and tracking_id.strip():
+            identity = "id:" + tracking_id.strip()
+        else:
+            content = json.dumps({k: finding.get(k) for k in _CONTENT_FIELDS},
+                                 sort_keys=True, default=str)
+            identity = "content:" + content
+        occurrence = seen.get(identity, 0)
+        seen[identity] = occurrence + 1
+        key = identity if occurrence == 0 else f"{identity}#{occurrence}"
+        if finding.get("tracking_uid") is None:
+            finding["tracking_uid"] = derived_uid(study_uid, "tracking", key)
+        if finding.get("observation_uid") is None:
+            finding["observation_uid"] = derived_uid(study_uid, "observation", key)
+        filled.append(finding)
+    return filled
+
+
+class SrInstance(NamedTuple):
+    """The SR instance a report is (or would be) stored as: what FHIR uses to point at it."""
+
+    series_uid: str
+    instance_uid: str
+    sop_class_uid: str
+
+
+def report_uids(report: ImagingReport, sop_class_uid: str,
+                root: str | None = None) -> tuple[str, str]:
+    """(Series Instance UID, SOP Instance UID) of the report's SR in SOP Class
+    ``sop_class_uid``: the series is the same for every revision of the report, the instance
+    is new for each revision (and differs between SOP Classes: another IOD is another
+    instance)."""
+    identity = (report.patient.id_system or report.patient.id_issuer or "", report.patient.id,
+                report.study.instance_uid)
+    series = derived_uid(*identity, "sr-series", root=root)
+    instance = derived_uid(*identity, "sr-instance", sop_class_uid, str(report.revision),
+                           root=root)
+    return series, instance
 
 
 def json_schema() -> dict[str, Any]:

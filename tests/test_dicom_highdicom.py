@@ -106,17 +106,23 @@ def _hd_concept(hd: Any, key: str) -> Any:
     return hd.sr.CodedConcept(code.value, code.scheme, code.meaning)
 
 
+def _label(finding: Finding, number: int) -> str:
+    """The finding's tracking id; highdicom requires one, so an untracked finding gets a
+    label (which then reads back as the finding's tracking id)."""
+    return finding.tracking_id or f"Finding {number}"
+
+
 def _highdicom_sr(hd: Any, report: ImagingReport) -> bytes:
     """``report``'s findings as a highdicom Comprehensive 3D SR (its own TID 1500 code)."""
     groups = []
-    for finding in report.findings:
+    for number, finding in enumerate(report.findings, start=1):
         laterality = (None if finding.laterality is None
                       else _hd_concept(hd, finding.laterality))
         evaluations = [hd.sr.QualitativeEvaluation(_hd_concept(hd, name), _hd_concept(hd, value))
                        for name, value in _evaluation_keys(finding)]
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=finding.tracking_uid,
-                                                          identifier=finding.tracking_id),
+            tracking_identifier=hd.sr.TrackingIdentifier(
+                uid=finding.tracking_uid, identifier=_label(finding, number)),
             finding_type=_hd_concept(hd, finding.pattern),
             finding_sites=[hd.sr.FindingSite(_hd_concept(hd, s), laterality=laterality)
                            for s in finding.sites],
@@ -184,9 +190,12 @@ def test_we_read_highdicom_built_sr(hd: Any, case: Path) -> None:
     back, issues = dicom.read(data)
     assert back is not None, issues
     assert [i for i in issues if i.severity != "information"] == []
-    # highdicom sets no Observation UID on groups; everything else must match
-    assert back.findings == tuple(f.model_copy(update={"observation_uid": None})
-                                  for f in report.findings)
+    # highdicom sets no Observation UID on groups (the model derives one from the study UID
+    # and tracking id); everything else must match
+    assert tuple(f.model_copy(update={"observation_uid": None}) for f in back.findings) == \
+        tuple(f.model_copy(update={"observation_uid": None, "tracking_id": _label(f, n)})
+              for n, f in enumerate(report.findings, start=1))
+    assert all(f.observation_uid for f in back.findings)
     assert back.patient.id == report.patient.id
     assert back.study.instance_uid == report.study.instance_uid
     assert back.procedure == report.procedure

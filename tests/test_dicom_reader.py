@@ -100,9 +100,12 @@ def test_unknown_value_in_a_group_names_the_item() -> None:
 def test_items_in_another_order() -> None:
     ds = _written()
     ds.ContentSequence = Sequence(list(reversed(ds.ContentSequence)))
+    front = {c.concept_code(k).value for k in ("tracking_identifier", "tracking_uid", "finding")}
     for group in _measurements(ds).ContentSequence:
         items = list(group.ContentSequence)
-        group.ContentSequence = Sequence(items[3:] + items[:3])  # identifiers/finding last
+        first = [i for i in items if i.ConceptNameCodeSequence[0].CodeValue in front]
+        rest = [i for i in items if i.ConceptNameCodeSequence[0].CodeValue not in front]
+        group.ContentSequence = Sequence(rest + first)  # identifiers and finding last
     assert dicom.read(ds) == (_report(), [])
 
 
@@ -159,12 +162,14 @@ def test_things_the_model_does_not_carry_are_noted() -> None:
 def test_wrong_role_drops_the_group() -> None:
     ds = _written()
     group = _measurements(ds).ContentSequence[0]
-    finding = group.ContentSequence[2]
+    position, finding = next(
+        (n, i) for n, i in enumerate(group.ContentSequence, start=1)
+        if i.ConceptNameCodeSequence[0].CodeValue == c.concept_code("finding").value)
     finding.ConceptCodeSequence = [_code_item("5366008", "SCT", "Hippocampal structure")]
     report, issues = dicom.read(ds)
     assert report is not None and len(report.findings) == len(_report().findings) - 1
     assert _codes(issues) == [("error", "wrong-role"), ("error", "missing-required")]
-    assert issues[0].location.endswith('.1.3 (121071, DCM, "Finding")')
+    assert issues[0].location.endswith(f'.1.{position} (121071, DCM, "Finding")')
 
 
 def test_misplaced_known_concept() -> None:

@@ -157,7 +157,12 @@ def test_header_modules() -> None:
     assert ds.StudyID == report.study.accession_number
     assert ds.StudyDate == w.format_date(report.study.date)
     assert ds.CompletionFlag == "COMPLETE"
-    assert ds.VerificationFlag == "UNVERIFIED"
+    assert report.status == "final" and report.verifying_observer is not None
+    assert ds.VerificationFlag == "VERIFIED"
+    verifier = ds.VerifyingObserverSequence[0]
+    assert str(verifier.VerifyingObserverName) == report.verifying_observer.name
+    assert verifier.VerifyingOrganization == report.verifying_observer.organization
+    assert verifier.VerificationDateTime == w.format_datetime(report.issued)
     assert ds.SeriesNumber == 1 and ds.InstanceNumber == 1
     assert ds.ReferencedPerformedProcedureStepSequence == []
     procedure = c.concept_code(report.procedure)
@@ -169,12 +174,30 @@ def test_header_modules() -> None:
     assert "CurrentRequestedProcedureEvidenceSequence" not in ds
 
 
-def test_new_uids_for_each_document() -> None:
+def test_one_report_is_one_instance_and_a_revision_is_a_new_one() -> None:
+    """Resending a report must not duplicate it in a PACS: its UIDs are derived from the
+    report's identity, revision and SOP Class; an amendment keeps the series."""
     report = _case(FIXTURES[0])
     first, second = dicom.write(report), dicom.write(report)
-    assert first.SeriesInstanceUID != second.SeriesInstanceUID
-    assert first.SOPInstanceUID != second.SOPInstanceUID
-    assert first.StudyInstanceUID == second.StudyInstanceUID
+    assert first.SOPInstanceUID == second.SOPInstanceUID
+    assert first.SeriesInstanceUID == second.SeriesInstanceUID
+    assert first.SOPInstanceUID.startswith("2.25.")
+    revised = dicom.write(report.model_copy(update={"revision": 2, "status": "amended"}))
+    assert revised.SOPInstanceUID != first.SOPInstanceUID
+    assert revised.SeriesInstanceUID == first.SeriesInstanceUID
+    assert revised.InstanceNumber == 2
+    predecessor = revised.PredecessorDocumentsSequence[0]
+    assert predecessor.ReferencedSeriesSequence[0].ReferencedSOPSequence[0] \
+        .ReferencedSOPInstanceUID == first.SOPInstanceUID
+    assert [f.tracking_uid for f in dicom.read(revised)[0].findings] == \
+        [f.tracking_uid for f in report.findings]
+    enhanced = dicom.write(report, sop_class="enhanced")
+    assert enhanced.SOPInstanceUID != first.SOPInstanceUID
+    rooted = dicom.write(report, uid_root="1.2.826.0.1.3680043.10.999")
+    assert rooted.SOPInstanceUID.startswith("1.2.826.0.1.3680043.10.999.")
+    assert len(rooted.SOPInstanceUID) <= 64
+    with pytest.raises(ValueError, match="UID root"):
+        dicom.write(report, uid_root="1.02.3")
 
 
 def test_unicode_sets_utf8() -> None:

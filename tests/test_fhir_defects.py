@@ -261,14 +261,14 @@ def _conditional_outside_transaction(b: Json) -> tuple[str, str, str]:
 
 
 def _conditional_ambiguous(b: Json) -> tuple[str, str, str]:
-    patient = b["entry"][index_of(b, "Patient")]
-    twin = json.loads(json.dumps(patient))
+    study = b["entry"][index_of(b, "ImagingStudy")]
+    twin = json.loads(json.dumps(study))
     twin["fullUrl"] = "urn:uuid:11111111-2222-4333-8444-555555555555"
     twin["resource"]["id"] = "11111111-2222-4333-8444-555555555555"
     b["entry"].append(twin)
-    query = patient["request"]["ifNoneExist"]
-    res(b, "Observation", GROUP)["subject"] = {"reference": f"Patient?{query}"}
-    return "error", "dangling-reference", at(b, "Observation", GROUP) + ".subject.reference"
+    query = study["request"]["ifNoneExist"]
+    res(b, "Observation", GROUP)["partOf"] = [{"reference": f"ImagingStudy?{query}"}]
+    return "error", "dangling-reference", at(b, "Observation", GROUP) + ".partOf[0].reference"
 
 
 def _qty3(b: Json) -> tuple[str, str, str]:

@@ -11,9 +11,9 @@ import pytest
 from fhir.resources.bundle import Bundle as R5Bundle
 from fhir.resources.R4B.bundle import Bundle as R4Bundle
 
-from icans_interop import fhir, grading, terminology
+from icans_interop import dicom, fhir, grading, terminology
 from icans_interop.fhir import writer
-from icans_interop.model import ImagingReport, derived_uid, load_case
+from icans_interop.model import ImagingReport, load_case
 
 FIXTURES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "valid").glob("*.json"))
 DEEP = Path(__file__).resolve().parent.parent / "fixtures" / "valid" / "example-grade3-deep.json"
@@ -147,13 +147,15 @@ def test_transaction_requests(deep: ImagingReport) -> None:
     for entry in bundle["entry"]:
         resource, request = entry["resource"], entry["request"]
         rtype = resource["resourceType"]
-        if rtype in ("Patient", "ImagingStudy", "ServiceRequest"):
+        if rtype in ("ImagingStudy", "ServiceRequest"):
             assert request["method"] == "POST" and request["url"] == rtype
             assert request["ifNoneExist"].startswith("identifier=")
         else:
             assert request == {"method": "PUT", "url": f"{rtype}/{resource['id']}"}
     requests = {e["resource"]["resourceType"]: e["request"] for e in bundle["entry"]}
-    assert requests["Patient"]["ifNoneExist"] == "identifier=MRN-100234"
+    # No system for the MRN: a conditional create on the bare value could match another
+    # issuer's patient, so the Patient is PUT to its own id instead.
+    assert "ifNoneExist" not in requests["Patient"]
     assert requests["ImagingStudy"]["ifNoneExist"] == (
         "identifier=urn%3Adicom%3Auid%7Curn%3Aoid%3A1.2.826.0.1.3680043.10.1412.1.1")
     collection = bundle_json(deep, kind="collection")
@@ -182,16 +184,19 @@ def test_patient(deep: ImagingReport) -> None:
     assert patient["birthDate"] == "1961-04-12"
 
 
-def test_patient_issuer_as_system_when_it_is_an_oid(deep: ImagingReport) -> None:
+def test_patient_system_makes_the_conditional_create(deep: ImagingReport) -> None:
     report = deep.model_copy(update={"patient": deep.patient.model_copy(
-        update={"id_issuer": "1.2.840.99", "sex": "O"})})
+        update={"id_system": "urn:oid:1.2.840.99", "sex": "O"})})
     bundle = bundle_json(report)
     (patient,) = resources(bundle, "Patient")
     assert patient["identifier"][0]["system"] == "urn:oid:1.2.840.99"
+    assert patient["identifier"][0]["assigner"] == {"display": "HOSP-A"}
     assert patient["gender"] == "other"
     request = next(e["request"] for e in bundle["entry"]
                    if e["resource"]["resourceType"] == "Patient")
     assert request["ifNoneExist"] == "identifier=urn%3Aoid%3A1.2.840.99%7CMRN-100234"
+    back, _issues = fhir.read(bundle)
+    assert back is not None and back.patient == report.patient
 
 
 @pytest.mark.parametrize("version", ["R4", "R5"])
@@ -215,7 +220,16 @@ def test_imaging_study_and_service_request(deep: ImagingReport, version: str) ->
     assert has(code, "http://loinc.org", "24587-8")
     urls = by_url(bundle)
     assert urls[study["basedOn"][0]["reference"]] is order
-    assert urls[study["referrer"]["reference"]]["name"][0]["text"] == "Smith^Anna"
+    assert urls[study["referrer"]["reference"]]["name"][0] == {"family": "Smith",
+                                                               "given": ["Anna"]}
+    (sr_series,) = study["series"]
+    modality = sr_series["modality"]["coding"][0] if version == "R5" else sr_series["modality"]
+    assert (modality["system"], modality["code"]) == (DCM, "SR")
+    (instance,) = sr_series["instance"]
+    sr = dicom.write(deep)
+    assert (sr_series["uid"], instance["uid"], instance["number"]) == (
+        sr.SeriesInstanceUID, sr.SOPInstanceUID, deep.revision)
+    assert instance["sopClass"]["code"] == f"urn:oid:{sr.SOPClassUID}"
     assert urls[order["requester"]["reference"]]["resourceType"] == "Practitioner"
 
 
@@ -255,17 +269,24 @@ def test_diagnostic_report(deep: ImagingReport, version: str) -> None:
     bundle = bundle_json(deep, version)
     (report,) = resources(bundle, "DiagnosticReport")
     urls = by_url(bundle)
-    assert report["status"] == "final"
+    assert deep.status == "final" and report["status"] == "final"
+    assert report["identifier"] == [{"type": {"text": "SOP Instance UID"},
+                                     "system": "urn:dicom:uid",
+                                     "value": f"urn:oid:{dicom.write(deep).SOPInstanceUID}"}]
     assert has(report["category"], "http://loinc.org", "LP29684-5")
     assert has(report["code"], "http://loinc.org", "24587-8")
     assert urls[report["subject"]["reference"]]["resourceType"] == "Patient"
     assert report["effectiveDateTime"] == "2026-11-03T14:32:00+01:00"
     assert report["issued"] == "2026-11-03T16:05:00+01:00"
-    performer = urls[report["performer"][0]["reference"]]
-    assert performer["resourceType"] == "Practitioner"
-    assert performer["name"][0] == {"text": "Radiologist^Rita", "family": "Radiologist",
-                                    "given": ["Rita"]}
-    assert report["resultsInterpreter"] == report["performer"]
+    interpreter = urls[report["resultsInterpreter"][0]["reference"]]
+    assert interpreter["resourceType"] == "Practitioner"
+    assert interpreter["name"][0] == {"family": "Radiologist", "given": ["Rita"]}
+    role = urls[report["performer"][0]["reference"]]  # the verifier: responsible
+    assert role["resourceType"] == "PractitionerRole"
+    assert urls[role["practitioner"]["reference"]]["name"][0] == {"family": "Neuro",
+                                                                  "given": ["Nadia"]}
+    assert urls[role["organization"]["reference"]]["name"] == \
+        "University Hospital Neuroradiology"
     study_element = "study" if version == "R5" else "imagingStudy"
     assert urls[report[study_element][0]["reference"]]["resourceType"] == "ImagingStudy"
     assert [urls[r["reference"]] for r in report["result"]] == groups(bundle)
@@ -311,7 +332,7 @@ def test_measurement_groups_and_qualitative_evaluations(path: Path, version: str
             assert group["meta"]["profile"] == [IG + "imaging-measurement-group"]
         assert has(group["code"], DCM, "121071")
         assert has(group["valueCodeableConcept"], *fhir_coding(finding.pattern))
-        assert group["status"] == "final"
+        assert group["status"] == report.status
         assert group["issued"] == writer.instant(report.issued)
         assert group["effectiveDateTime"].startswith(report.study.date.isoformat())
         assert group["partOf"][0]["reference"] == study_url
@@ -351,20 +372,16 @@ def test_identifiers_agree_with_the_sr_uids(path: Path, version: str) -> None:
             "system": "urn:dicom:uid",
             "value": f"urn:oid:{report.study.instance_uid}"} in study["identifier"]
     id_type = "http://hl7.org/fhir/uv/dicom-sr/CodeSystem/dicom-identifier-type"
-    for index, (finding, group) in enumerate(zip(report.findings, groups(bundle),
-                                                 strict=True), start=1):
+    for finding, group in zip(report.findings, groups(bundle), strict=True):
         assert identifier_values(group, id_type, "observation-uid") == [
             f"urn:oid:{finding.observation_uid}"]
-        if finding.observation_uid and "observation_uid" not in json.loads(
-                path.read_text(encoding="utf-8"))["findings"][index - 1]:
-            assert finding.observation_uid == derived_uid(report.study.instance_uid,
-                                                          "observation", str(index))
         holder = group
         if version == "R5" and finding.sites:
             holder = urls[group["bodyStructure"]["reference"]]
             assert identifier_values(group, DCM, "112040") == []
         assert identifier_values(holder, DCM, "112040") == [f"urn:oid:{finding.tracking_uid}"]
-        assert identifier_values(holder, DCM, "112039") == [finding.tracking_id]
+        assert identifier_values(holder, DCM, "112039") == (
+            [finding.tracking_id] if finding.tracking_id else [])
         uid_ident = next(i for i in holder["identifier"] if has(i["type"], DCM, "112040"))
         assert uid_ident["system"] == "urn:dicom:uid"
 
@@ -494,6 +511,7 @@ def test_imaging_only_report_has_a_provisional_ungraded_condition(deep: ImagingR
     bundle = bundle_json(report)
     (condition,) = resources(bundle, "Condition")
     assert has(condition["code"], "http://hl7.org/fhir/sid/icd-10-cm", "G92.00")
+    assert has(condition["code"], "http://snomed.info/sct", "1230414002")
     assert condition["verificationStatus"]["coding"][0]["code"] == "provisional"
     groups = {e["fullUrl"] for e in bundle["entry"]
               if has(e["resource"].get("category", [{}])[0], terminology.DCM, "125007")}
@@ -501,12 +519,13 @@ def test_imaging_only_report_has_a_provisional_ungraded_condition(deep: ImagingR
     assert {r["reference"] for r in refs} == groups
     no_findings = report.model_copy(update={"findings": ()})
     assert resources(bundle_json(no_findings), "Condition") == []
-    assert resources(bundle, "Practitioner") == [
-        r for r in resources(bundle, "Practitioner") if r["name"][0]["text"] == "Smith^Anna"]
+    # the referring physician and the verifying observer; no author
+    assert sorted(r["name"][0]["family"] for r in resources(bundle, "Practitioner")) == [
+        "Neuro", "Smith"]
     (report_res,) = resources(bundle, "DiagnosticReport")
     assert "conclusion" not in report_res
     assert [c["coding"][0]["code"] for c in report_res["conclusionCode"]] == ["G92.00"]
-    assert "performer" not in report_res
+    assert "resultsInterpreter" not in report_res  # no author observer
     assert len(resources(bundle, "Observation")) == 2 + sum(
         len(expected_evaluations(report, i)) for i in range(len(report.findings)))
 
@@ -653,3 +672,45 @@ def test_fast_json_is_fhir_resources_json() -> None:
     assert fhir.to_json(patient) == patient.model_dump_json()
     with pytest.raises(TypeError, match="cannot serialise int"):
         fhir.to_json(3)
+
+
+def test_condition_and_statuses_follow_the_report_status(deep: ImagingReport) -> None:
+    """final: DiagnosticReport, Observations final, Condition confirmed; preliminary: all
+    preliminary and the Condition provisional; the codes carry ICD-10-CM and SNOMED CT."""
+    for status, verification in (("final", "confirmed"), ("preliminary", "provisional")):
+        report = deep.model_copy(update={"status": status})
+        bundle = bundle_json(report)
+        (condition,) = resources(bundle, "Condition")
+        assert condition["verificationStatus"]["coding"][0]["code"] == verification
+        assert [c["code"] for c in condition["code"]["coding"]] == ["G92.03", "1230414002"]
+        assert {r["status"] for r in resources(bundle, "Observation")} == {status}
+        assert resources(bundle, "DiagnosticReport")[0]["status"] == status
+    cancelled = deep.model_copy(update={"status": "cancelled"})
+    assert resources(bundle_json(cancelled), "Condition") == []
+
+
+def test_no_g93_40_or_r41_82_beside_icans(deep: ImagingReport) -> None:
+    """ICD-10-CM Excludes notes: G93.4 excludes toxic encephalopathy (G92), R41.82 'due to
+    known condition': signs keep their other codings, not those two ICD-10-CM codes."""
+    assessment = deep.assessment
+    assert assessment is not None
+    report = deep.model_copy(update={"assessment": assessment.model_copy(update={
+        "signs": ("encephalopathy", "altered_mental_status", "tremor")})})
+    bundle = bundle_json(report)
+    codes = {c["code"] for o in resources(bundle, "Observation")
+             for c in o.get("valueCodeableConcept", {}).get("coding", [])}
+    assert "G93.40" not in codes and "R41.82" not in codes
+    assert "R25.1" in codes  # tremor keeps its ICD-10-CM code
+    back, _issues = fhir.read(bundle)
+    assert back is not None and back.assessment == report.assessment
+
+
+def test_references_to_existing_server_resources(deep: ImagingReport) -> None:
+    built = writer.build(deep, references={"Patient": "Patient/p-1",
+                                           "Encounter": "Encounter?identifier=E|9"})
+    assert resources(built, "Patient") == []
+    (report,) = resources(built, "DiagnosticReport")
+    assert report["subject"] == {"reference": "Patient/p-1"}
+    assert report["encounter"] == {"reference": "Encounter?identifier=E|9"}
+    with pytest.raises(ValueError, match="reference for 'Patient'"):
+        writer.build(deep, references={"Patient": "Practitioner/1"})

@@ -49,7 +49,11 @@ def test_pacs_returns_our_sr_byte_identical(pacs: oracles.OrthancServer, case: P
 
 def test_pacs_cstore_keeps_the_dataset(pacs: oracles.OrthancServer, tmp_path: Path) -> None:
     case = FIXTURES[0]
-    sent = _sr_bytes(case, "comprehensive-3d")
+    # another revision than the byte-identical test stored: a new instance for this PACS
+    dataset = dicom.write(load_case(case.read_bytes()).model_copy(update={"revision": 7}))
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    sent = buffer.getvalue()
     path = tmp_path / "sr.dcm"
     path.write_bytes(sent)
     before = set(pacs.instances())

@@ -97,7 +97,7 @@ def _same_value(raw: Any, converted: Any) -> bool:
         return len(raw) == 4 and int.from_bytes(raw, "little") == converted
     if isinstance(converted, bytes):
         return raw == converted
-    return raw.decode("latin-1").rstrip(" \x00") == str(converted)
+    return raw.decode("latin-1").strip().strip("\x00").strip() == str(converted).strip()
 
 
 def differences(data: bytes) -> list[str]:

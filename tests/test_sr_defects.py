@@ -234,6 +234,8 @@ def _media_uid_mismatch(ds: Dataset) -> tuple[bytes, str]:
 def _verified_without_observer(ds: Dataset) -> tuple[Dataset, str]:
     ds.CompletionFlag = "COMPLETE"
     ds.VerificationFlag = "VERIFIED"
+    if "VerifyingObserverSequence" in ds:
+        del ds.VerifyingObserverSequence
     return ds, "(0040,A073) VerifyingObserverSequence"
 
 

@@ -68,9 +68,12 @@ def check_uid(field: str, value: str) -> None:
 def report_strings(report: ImagingReport) -> Iterator[str]:
     """Every free-text value of the report (for checks and the character set)."""
     patient, study = report.patient, report.study
-    for value in (patient.id, patient.id_issuer, patient.family_name, patient.given_name,
-                  study.accession_number, study.description, study.referring_physician,
-                  report.impression, report.observer_name):
+    verifier = report.verifying_observer
+    for value in (patient.id, patient.id_issuer, patient.id_system, patient.family_name,
+                  patient.given_name, study.accession_number, study.description,
+                  study.referring_physician, report.impression, report.observer_name,
+                  verifier.name if verifier else None,
+                  verifier.organization if verifier else None):
         if value is not None:
             yield value
     for finding in report.findings:
@@ -93,6 +96,9 @@ def check_report(report: ImagingReport) -> None:
     _check_lo("study.description", study.description)
     _check_pn("study.referring_physician", study.referring_physician)
     _check_pn("observer_name", report.observer_name)
+    if report.verifying_observer is not None:
+        _check_pn("verifying_observer.name", report.verifying_observer.name)
+        _check_lo("verifying_observer.organization", report.verifying_observer.organization)
     if study.time is not None and study.time.tzinfo is not None:
         raise cannot_write("study.time", study.time.isoformat(), "DICOM TM has no UTC offset")
     _check_text("impression", report.impression)

@@ -43,6 +43,7 @@ from icans_interop.dicom.reader_header import (
     header_procedure,
     read_issued,
     read_patient,
+    read_status,
     read_study,
 )
 from icans_interop.dicom.sopclasses import SR_SOP_CLASSES
@@ -123,6 +124,7 @@ def _report(ctx: ReadContext) -> ImagingReport | None:
     if patient is None or study is None or issued is None:
         return None
     data: dict[str, Any] = {"patient": patient, "study": study, "issued": issued}
+    read_status(ctx, data)
     _content(ctx, ctx.ds, data)
     return ctx.validated(ImagingReport, data, "1")
 

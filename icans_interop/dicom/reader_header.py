@@ -20,6 +20,7 @@ from icans_interop.model import Patient, Study
 
 #: Header attribute of each Patient / Study field (issue locations).
 _PATIENT_FIELDS: Final = {"id": tags.PATIENT_ID, "id_issuer": tags.ISSUER_OF_PATIENT_ID,
+                          "id_system": tags.ISSUER_OF_PATIENT_ID_QUALIFIERS_SEQUENCE,
                           "family_name": tags.PATIENT_NAME, "given_name": tags.PATIENT_NAME,
                           "birth_date": tags.PATIENT_BIRTH_DATE, "sex": tags.PATIENT_SEX}
 _STUDY_FIELDS: Final = {"instance_uid": tags.STUDY_INSTANCE_UID, "date": tags.STUDY_DATE,
@@ -44,6 +45,7 @@ def read_patient(ctx: ReadContext) -> Patient | None:
     if data["id"] is None:
         return None
     data["id_issuer"] = ctx.header(tags.ISSUER_OF_PATIENT_ID)
+    data["id_system"] = _issuer_system(ctx)
     name = ctx.header(tags.PATIENT_NAME)
     if name is not None:
         parts = name.split("=")[0].split("^")  # alphabetic group: Family^Given^Middle...
@@ -61,6 +63,66 @@ def read_patient(ctx: ReadContext) -> Patient | None:
                             attr(tags.PATIENT_ID), _PATIENT_FIELDS)
     _record(ctx, "patient", patient, _PATIENT_FIELDS)
     return patient
+
+
+def _issuer_system(ctx: ReadContext) -> str | None:
+    """The identifier namespace of the Patient ID as a URI (Issuer of Patient ID Qualifiers:
+    an ISO Universal Entity ID becomes ``urn:oid:``, a URI stays as it is)."""
+    items = ctx.parsed.items(ctx.ds, tags.ISSUER_OF_PATIENT_ID_QUALIFIERS_SEQUENCE)
+    if not items:
+        return None
+    entity = ctx.string(items[0], tags.UNIVERSAL_ENTITY_ID)
+    kind = ctx.string(items[0], tags.UNIVERSAL_ENTITY_ID_TYPE)
+    if entity is None:
+        return None
+    if kind == "ISO":
+        return f"urn:oid:{entity}"
+    if kind in ("URI", "URL") or ":" in entity:
+        return entity
+    ctx.issue(information("ignored-item", attr(tags.ISSUER_OF_PATIENT_ID_QUALIFIERS_SEQUENCE),
+                          f"Universal Entity ID {entity!r} of type {kind!r} is not a URI or "
+                          "an OID; not carried"))
+    return None
+
+
+def read_status(ctx: ReadContext, data: dict[str, Any]) -> None:
+    """Status, verifying observer and revision from the SR Document General module.
+
+    VERIFIED is ``final`` (``amended`` when its Instance Number, the revision, is above 1);
+    UNVERIFIED is ``preliminary``.
+    """
+    revision_text = ctx.header(tags.INSTANCE_NUMBER)
+    revision = 1
+    if revision_text is not None:
+        try:
+            revision = int(revision_text)
+        except ValueError:
+            revision = 0
+        if not 1 <= revision <= 9999:
+            ctx.issue(information("assumed-value", attr(tags.INSTANCE_NUMBER),
+                                  f"Instance Number {revision_text!r} is not a revision "
+                                  "1-9999; read as revision 1"))
+            revision = 1
+        else:
+            ctx.provenance.record("revision", attr(tags.INSTANCE_NUMBER))
+    data["revision"] = revision
+    flag = ctx.header(tags.VERIFICATION_FLAG)
+    verifiers = ctx.parsed.items(ctx.ds, tags.VERIFYING_OBSERVER_SEQUENCE)
+    if flag == "VERIFIED" and verifiers:
+        name = parse_person_name(ctx.string(verifiers[0], tags.VERIFYING_OBSERVER_NAME))
+        organization = ctx.string(verifiers[0], tags.VERIFYING_ORGANIZATION)
+        if name is not None:
+            data["verifying_observer"] = {"name": name, "organization": organization}
+            ctx.provenance.record("verifying_observer", attr(tags.VERIFYING_OBSERVER_SEQUENCE))
+            data["status"] = "amended" if revision > 1 else "final"
+            ctx.provenance.record("status", attr(tags.VERIFICATION_FLAG))
+            return
+    if flag == "VERIFIED":
+        ctx.issue(error("missing-required", attr(tags.VERIFYING_OBSERVER_SEQUENCE),
+                        "VERIFIED without a verifying observer name; read as preliminary"))
+    data["status"] = "preliminary"
+    if flag is not None:
+        ctx.provenance.record("status", attr(tags.VERIFICATION_FLAG))
 
 
 def read_study(ctx: ReadContext) -> Study | None:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
-from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from icans_interop import fields, terminology
 from icans_interop.dicom import content as c
@@ -46,7 +46,13 @@ from icans_interop.dicom.values import (
     format_time,
     patient_name,
 )
-from icans_interop.model import ICE_ITEMS, Finding, ImagingReport, NeuroAssessment
+from icans_interop.model import (
+    ICE_ITEMS,
+    Finding,
+    ImagingReport,
+    NeuroAssessment,
+    report_uids,
+)
 
 
 class SourceImage(NamedTuple):
@@ -248,22 +254,76 @@ def _coding_scheme_identification() -> Dataset:
     )
 
 
+#: Report status -> (Completion Flag, Verification Flag) (PS3.3 C.17.2.1).
+_FLAGS: Final = {"preliminary": ("COMPLETE", "UNVERIFIED"), "final": ("COMPLETE", "VERIFIED"),
+                 "amended": ("COMPLETE", "VERIFIED")}
+
+
+def _status_elements(report: ImagingReport, class_uid: str, series_uid: str,
+                     uid_root: str | None) -> list[DataElement]:
+    """Completion/Verification Flags, the verifying observer and, for an amendment, the
+    revision it replaces (Predecessor Documents Sequence)."""
+    flags = _FLAGS.get(report.status)
+    if flags is None:
+        raise EncodingError(f"a {report.status} report has no DICOM SR form (an SR is "
+                            "preliminary, final or amended)")
+    elements = [c.element(tags.COMPLETION_FLAG, "CS", flags[0]),
+                c.element(tags.VERIFICATION_FLAG, "CS", flags[1])]
+    verifier = report.verifying_observer
+    if flags[1] == "VERIFIED" and verifier is None:
+        raise EncodingError(f"a {report.status} report is a VERIFIED SR, which needs the "
+                            "verifying observer (Verifying Observer Sequence, Type 1C); give "
+                            "verifying_observer or write it as preliminary")
+    if flags[1] == "VERIFIED" and verifier is not None:
+        if verifier.organization is None:
+            raise EncodingError(f"a {report.status} SR needs the verifying observer's "
+                                "organization (Verifying Organization is Type 1 in the SR "
+                                "Document General module)")
+        elements.append(c.element(tags.VERIFYING_OBSERVER_SEQUENCE, "SQ", Sequence([c.dataset(
+            c.element(tags.VERIFYING_OBSERVER_NAME, "PN", format_person_name(verifier.name)),
+            c.element(tags.VERIFYING_OBSERVER_IDENTIFICATION_CODE_SEQUENCE, "SQ", Sequence()),
+            c.element(tags.VERIFYING_ORGANIZATION, "LO", verifier.organization),
+            c.element(tags.VERIFICATION_DATETIME, "DT", format_datetime(report.issued)),
+        )])))
+    if report.revision > 1:
+        previous = report.model_copy(update={"revision": report.revision - 1})
+        _series, previous_uid = report_uids(previous, class_uid, uid_root)
+        elements.append(c.element(tags.PREDECESSOR_DOCUMENTS_SEQUENCE, "SQ", Sequence(
+            _evidence([SourceImage(report.study.instance_uid, series_uid, class_uid,
+                                   previous_uid)]))))
+    return elements
+
+
+def _issuer_qualifiers(system: str) -> DataElement:
+    """Issuer of Patient ID Qualifiers: the identifier namespace as a Universal Entity ID
+    (an ``urn:oid:`` system as its ISO OID, any other URI as a URI; PS3.3 C.7.1.1)."""
+    oid = system.removeprefix("urn:oid:")
+    entity, kind = (oid, "ISO") if oid != system else (system, "URI")
+    return c.element(tags.ISSUER_OF_PATIENT_ID_QUALIFIERS_SEQUENCE, "SQ", Sequence([c.dataset(
+        c.element(tags.UNIVERSAL_ENTITY_ID, "UT", entity),
+        c.element(tags.UNIVERSAL_ENTITY_ID_TYPE, "CS", kind),
+    )]))
+
+
 def write(report: ImagingReport, *, sop_class: str = "comprehensive-3d",
-          source_images: Iterable[Any] | None = None) -> Dataset:
+          source_images: Iterable[Any] | None = None, uid_root: str | None = None) -> Dataset:
     """The report as a new SR Dataset (with file meta, ready for ``dcmwrite``).
 
     ``sop_class`` is ``"comprehensive-3d"`` (default), ``"enhanced"`` or ``"comprehensive"``.
     ``source_images`` are pydicom Datasets (or :class:`SourceImage` s) of the images the
     findings were made on: they are listed in an Image Library (TID 1600) and in the Current
     Requested Procedure Evidence Sequence (images of other studies go to Pertinent Other
-    Evidence). Raises :class:`EncodingError` for values DICOM cannot carry and ``ValueError``
-    for an unknown ``sop_class``; the report itself is never modified.
+    Evidence). The Series and SOP Instance UIDs are derived from the report's identity and
+    revision (:func:`~icans_interop.model.report_uids`, under ``uid_root`` when given), so
+    writing one report twice gives one instance. Raises :class:`EncodingError` for values
+    DICOM cannot carry and ``ValueError`` for an unknown ``sop_class`` or ``uid_root``; the
+    report itself is never modified.
     """
     class_uid = sop_class_uid(sop_class)
     check_report(report)
     images = [_source_image(i) for i in source_images or ()]
     root = document_content(report, images)
-    instance_uid = generate_uid()
+    series_uid, instance_uid = report_uids(report, class_uid, uid_root)
     patient, study = report.patient, report.study
     issued, offset = dicom_offset(report.issued)
     procedure = c.concept_code(report.procedure)
@@ -288,16 +348,17 @@ def write(report: ImagingReport, *, sop_class: str = "comprehensive-3d",
         c.element(tags.PATIENT_SEX, "CS", patient.sex or ""),
         c.element(tags.SOFTWARE_VERSIONS, "LO", _software_version()),
         c.element(tags.STUDY_INSTANCE_UID, "UI", study.instance_uid),
-        c.element(tags.SERIES_INSTANCE_UID, "UI", generate_uid()),
+        c.element(tags.SERIES_INSTANCE_UID, "UI", series_uid),
         c.element(tags.STUDY_ID, "SH", study.accession_number or "1"),
         c.element(tags.SERIES_NUMBER, "IS", "1"),
-        c.element(tags.INSTANCE_NUMBER, "IS", "1"),
-        c.element(tags.COMPLETION_FLAG, "CS", "COMPLETE"),
-        c.element(tags.VERIFICATION_FLAG, "CS", "UNVERIFIED"),
+        c.element(tags.INSTANCE_NUMBER, "IS", str(report.revision)),
+        *_status_elements(report, class_uid, series_uid, uid_root),
         c.code_sequence(tags.PERFORMED_PROCEDURE_CODE_SEQUENCE, procedure),
     ]
     if patient.id_issuer is not None:
         elements.append(c.element(tags.ISSUER_OF_PATIENT_ID, "LO", patient.id_issuer))
+    if patient.id_system is not None:
+        elements.append(_issuer_qualifiers(patient.id_system))
     if study.description is not None:
         elements.append(c.element(tags.STUDY_DESCRIPTION, "LO", study.description))
     if images:

@@ -9,12 +9,14 @@ ImagingStudy, ServiceRequest) are conditional creates on their identifier
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Mapping
 from typing import Final, Literal
 from urllib.parse import quote
 
 from icans_interop.fhir.codes import JsonDict
-from icans_interop.model import ImagingReport
+from icans_interop.model import ImagingReport, SrInstance
 
 Version = Literal["R4", "R5"]
 BundleType = Literal["transaction", "collection"]
@@ -47,15 +49,44 @@ def search_token(system: str | None, value: str) -> str:
     return "identifier=" + quote(token, safe="")
 
 
+#: Resource types a caller may point at instead of having them created.
+REFERABLE: Final = ("Patient", "Practitioner", "Encounter")
+_REFERENCE = re.compile(r"^(Patient|Practitioner|Encounter)(/[A-Za-z0-9\-.]{1,64}|\?\S+)$")
+
+
+def check_references(references: Mapping[str, str] | None) -> dict[str, str]:
+    """``references`` checked: a known type and a literal (``Type/id``) or conditional
+    (``Type?identifier=...``) reference of that type; raises ``ValueError`` otherwise."""
+    checked: dict[str, str] = {}
+    for rtype, reference in (references or {}).items():
+        match = _REFERENCE.match(reference)
+        if rtype not in REFERABLE or match is None or match[1] != rtype:
+            raise ValueError(f"reference for {rtype!r} must be '{rtype}/<id>' or "
+                             f"'{rtype}?<search>' (one of {', '.join(REFERABLE)}), "
+                             f"not {reference!r}")
+        checked[rtype] = reference
+    return checked
+
+
+def sr_identifier(sr: SrInstance) -> JsonDict:
+    """Identifier of the SR document a DiagnosticReport is (its SOP Instance UID)."""
+    return {"type": {"text": "SOP Instance UID"}, "system": "urn:dicom:uid",
+            "value": f"urn:oid:{sr.instance_uid}"}
+
+
 class BundleBuilder:
     """Collects resources and their transaction requests for one report."""
 
-    def __init__(self, report: ImagingReport, version: Version, kind: BundleType) -> None:
+    def __init__(self, report: ImagingReport, version: Version, kind: BundleType,
+                 sr: SrInstance, references: Mapping[str, str] | None = None) -> None:
         self.report = report
         self.r5 = version == "R5"
         self.kind = kind
+        self.sr = sr
+        self.references = dict(references or {})
         self.entries: list[JsonDict] = []
-        self.key = f"{report.patient.id_issuer or ''}|{report.patient.id}|" \
+        patient = report.patient
+        self.key = f"{patient.id_system or patient.id_issuer or ''}|{patient.id}|" \
                    f"{report.study.instance_uid}"
 
     def add(self, resource: JsonDict, *, if_none_exist: str | None = None) -> JsonDict:

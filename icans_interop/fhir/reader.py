@@ -35,7 +35,9 @@ from icans_interop.fhir.reader_study import (
     read_patient,
     read_person,
     read_procedure,
+    read_status,
     read_study,
+    read_verifier,
 )
 from icans_interop.issues import Issue
 from icans_interop.model import ImagingReport
@@ -177,9 +179,14 @@ def _report(bx: BundleIndex) -> ImagingReport | None:
             bx.provenance.record("impression", f"{rpath}.conclusion")
         elif conclusion is not None:
             bx.issue("invalid-value", f"{rpath}.conclusion", "conclusion is not a string")
-        observer = read_person(bx, report, ("resultsInterpreter", "performer"))
+        observer = read_person(bx, report, ("resultsInterpreter",))
         if observer:
             data["observer_name"] = observer
+            bx.provenance.record("observer_name", f"{rpath}.resultsInterpreter")
+        verifier = read_verifier(bx, report)
+        if verifier:
+            data["verifying_observer"] = verifier
+    read_status(bx, report, data)
     assessment, grade = read_assessment(bx)
     if assessment is not None:
         data["assessment"] = assessment

@@ -12,7 +12,7 @@ date, issued) gives ``missing-required`` and None.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Final
 
 from icans_interop.fhir import codes
 from icans_interop.fhir.codes import JsonDict
@@ -49,17 +49,23 @@ def read_patient(bx: BundleIndex, found: Found) -> JsonDict:
         out["id"] = rid or "unknown"
     else:
         ident = chosen[1]
+        where = f"{path}.identifier[{chosen[0]}]"
         out["id"] = ident["value"]
+        bx.provenance.record("patient.id", f"{where}.value")
         assigner = as_dict(ident.get("assigner"))
         issuer = as_str(assigner.get("display")) if assigner else None
-        if issuer is None and as_str(ident.get("system")):
-            issuer = strip_oid(ident["system"])
-        if issuer is not None:
-            if len(issuer) <= 64:
-                out["id_issuer"] = issuer
+        system = as_str(ident.get("system"))
+        for field, value, element in (("id_issuer", issuer, "assigner.display"),
+                                      ("id_system", system, "system")):
+            if value is None:
+                continue
+            if len(value) <= 64:
+                out[field] = value
+                bx.provenance.record(f"patient.{field}", f"{where}.{element}")
             else:
-                bx.issue("invalid-value", f"{path}.identifier[{chosen[0]}].system",
-                         f"issuer {issuer!r} is longer than 64 characters; dropped")
+                bx.issue("invalid-value", f"{where}.{element}",
+                         f"{value!r} is longer than 64 characters, as DICOM can carry; "
+                         "dropped")
     names = [n for n in as_list(res.get("name")) if isinstance(n, dict)]
     if names:
         name = names[0]
@@ -248,17 +254,85 @@ def read_procedure(bx: BundleIndex, report: Found | None) -> str | None:
 
 
 def read_person(bx: BundleIndex, owner: Found, elements: tuple[str, ...]) -> str | None:
-    """A person's name as DICOM PN from the first resolvable reference of ``elements``."""
+    """A person's name as DICOM PN from the first resolvable reference of ``elements``
+    (a Practitioner, or the practitioner of a PractitionerRole)."""
+    return next((name for name, _org in _people(bx, owner, elements)), None)
+
+
+def read_verifier(bx: BundleIndex, report: Found | None) -> JsonDict | None:
+    """The verifying observer: DiagnosticReport.performer, who is responsible for the report
+    (a Practitioner, or a PractitionerRole with its organization)."""
+    if report is None:
+        return None
+    for name, organization in _people(bx, report, ("performer",)):
+        bx.provenance.record("verifying_observer", f"{bx.path(report[0])}.performer")
+        return {"name": name, "organization": organization}
+    return None
+
+
+def _people(bx: BundleIndex, owner: Found, elements: tuple[str, ...]
+            ) -> list[tuple[str, str | None]]:
+    found_people: list[tuple[str, str | None]] = []
     for element in elements:
         value = owner[1].get(element)
         for ref in (value if isinstance(value, list) else [value]):
             found = bx.resolve(ref, f"{bx.path(owner[0])}.{element}", warn=False)
+            organization = None
+            if found is not None and found[1].get("resourceType") == "PractitionerRole":
+                role = found[1]
+                org = bx.resolve(role.get("organization"), "", "Organization", warn=False)
+                organization = as_str(org[1].get("name")) if org is not None else None
+                found = bx.resolve(role.get("practitioner"), "", "Practitioner", warn=False)
             if found is not None:
                 for name in as_list(found[1].get("name")):
                     if isinstance(name, dict):
                         pn = person_name(name)
                         if pn:
-                            return pn
+                            found_people.append((pn, organization))
+                            break
+                else:
+                    continue
+                continue
             if isinstance(ref, dict) and as_str(ref.get("display")):
-                return str(ref["display"])
-    return None
+                found_people.append((str(ref["display"]), None))
+    return found_people
+
+
+#: DiagnosticReport.status -> the model's status (the states between have no SR form).
+_STATUS: Final = {"preliminary": "preliminary", "registered": "preliminary",
+                  "partial": "preliminary", "final": "final", "amended": "amended",
+                  "corrected": "amended", "appended": "amended", "cancelled": "cancelled"}
+
+
+def read_status(bx: BundleIndex, report: Found | None, data: JsonDict) -> None:
+    """Status and revision: DiagnosticReport.status, and the revision as the Instance Number
+    of the report's SR in the ImagingStudy (the instance whose UID the report names)."""
+    if report is None:
+        return
+    path = bx.path(report[0])
+    status = report[1].get("status")
+    if isinstance(status, str) and status in _STATUS:
+        data["status"] = _STATUS[status]
+        bx.provenance.record("status", f"{path}.status")
+        if _STATUS[status] != status:
+            bx.issue("assumed-value", f"{path}.status",
+                     f"status {status!r} read as {_STATUS[status]!r}")
+    elif status is not None:
+        bx.issue("invalid-value", f"{path}.status", f"{status!r} is not a report status")
+    uids = {strip_oid(i["value"]) for i in as_list(report[1].get("identifier"))
+            if isinstance(i, dict) and isinstance(i.get("value"), str)
+            and i.get("system") == codes.DICOM_UID_SYSTEM}
+    for study_path, study in bx.resources:
+        if study.get("resourceType") != "ImagingStudy":
+            continue
+        for s_index, series in enumerate(as_list(study.get("series"))):
+            instances = series.get("instance") if isinstance(series, dict) else None
+            for i_index, instance in enumerate(as_list(instances)):
+                if isinstance(instance, dict) and instance.get("uid") in uids:
+                    revision = instance.get("number")
+                    if isinstance(revision, int) and 1 <= revision <= 9999:
+                        data["revision"] = revision
+                        bx.provenance.record(
+                            "revision",
+                            f"{study_path}.series[{s_index}].instance[{i_index}].number")
+                    return

@@ -117,44 +117,33 @@ def is_dicom_uid(value: str) -> bool:
     return bool(_UID.match(value)) and len(value) <= 64
 
 
-def patient_identifier_system(issuer: str | None) -> str | None:
-    """Identifier.system for an issuer of patient id that is a URI or an OID, else None."""
-    if not issuer:
-        return None
-    if issuer.replace(".", "").isdigit() and not issuer.startswith("."):
-        return f"urn:oid:{issuer}"
-    head, sep, _rest = issuer.partition(":")
-    if sep and head and head[0].isalpha() and all(c.isalnum() or c in "+.-" for c in head):
-        return issuer
-    return None
-
-
 # --------------------------------------------------------------------------------------------
 # Person names
 
 
 def split_person_name(name: str) -> JsonDict:
-    """HumanName of a DICOM PN (``Family^Given^Middle^Prefix^Suffix``); ``text`` keeps it all."""
-    human: JsonDict = {"text": name}
+    """HumanName of a DICOM PN (``Family^Given^Middle^Prefix^Suffix``): family, given,
+    prefix and suffix parts; a name without ``^`` (one free-text name) is ``text``."""
     parts = name.split("=")[0].split("^")
-    if len(parts) > 1:
-        if parts[0]:
-            human["family"] = parts[0]
-        given = [p for p in parts[1:3] if p]
-        if given:
-            human["given"] = given
-        if len(parts) > 3 and parts[3]:
-            human["prefix"] = [parts[3]]
-        if len(parts) > 4 and parts[4]:
-            human["suffix"] = [parts[4]]
-    return human
+    if len(parts) == 1:
+        return {"text": name}
+    human: JsonDict = {}
+    if parts[0]:
+        human["family"] = parts[0]
+    given = [p for p in parts[1:3] if p]
+    if given:
+        human["given"] = given
+    if len(parts) > 3 and parts[3]:
+        human["prefix"] = [parts[3]]
+    if len(parts) > 4 and parts[4]:
+        human["suffix"] = [parts[4]]
+    return human or {"text": name}
 
 
 def person_name(name: JsonDict) -> str | None:
-    """DICOM PN text of a HumanName (its ``text`` when given)."""
-    text = as_str(name.get("text"))
-    if text:
-        return text
+    """DICOM PN text of a HumanName: from its parts, else its ``text``."""
+    if not any(name.get(part) for part in ("family", "given", "prefix", "suffix")):
+        return as_str(name.get("text"))
     family = as_str(name.get("family")) or ""
     given = [g for g in as_list(name.get("given")) if isinstance(g, str)]
     prefix = [p for p in as_list(name.get("prefix")) if isinstance(p, str)]

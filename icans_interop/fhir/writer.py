@@ -3,9 +3,13 @@
 Resource layout (one bundle per report; ids, fullUrls and transaction requests as described
 in :mod:`.bundle`):
 
-* ``DiagnosticReport`` (US Core DiagnosticReport for Report and Note): radiology category
-  LOINC LP29684-5, ``code`` = LOINC procedure, ``result`` -> the finding measurement groups,
-  ``conclusion`` = impression, ``conclusionCode`` = ICD-10-CM G92.0x when graded. Built here.
+* ``DiagnosticReport`` (US Core DiagnosticReport for Report and Note): identifier = the SR's
+  SOP Instance UID, ``status`` = the report's (preliminary, final, amended, cancelled),
+  radiology category LOINC LP29684-5, ``code`` = LOINC procedure, ``resultsInterpreter`` =
+  the author (the SR's person observer), ``performer`` = the verifying observer, who is
+  responsible for the report (a PractitionerRole of the verifying organization), ``result``
+  -> the finding measurement groups, ``conclusion`` = impression, ``conclusionCode`` =
+  ICD-10-CM G92.0x when graded.
 * ``Patient``, ``Practitioner`` s, ``Device``, ``ServiceRequest`` and ``ImagingStudy``: the
   context every Observation points at (:mod:`.writer_study`).
 * Per finding, the TID 1501 group as the HL7 DICOM SR IG maps it: a measurement-group
@@ -22,14 +26,19 @@ model and :func:`write_json` into compact JSON text.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from pydicom.uid import Comprehensive3DSRStorage
 
 from icans_interop.fhir.bundle import (
     BundleBuilder,
     BundleType,
     Version,
+    check_references,
     resource_id,
     search_token,
+    sr_identifier,
 )
 from icans_interop.fhir.codes import JsonDict, codeable
 from icans_interop.fhir.serialize import compact_json
@@ -37,7 +46,7 @@ from icans_interop.fhir.values import instant, study_datetime
 from icans_interop.fhir.writer_assessment import add_assessment, add_condition
 from icans_interop.fhir.writer_findings import add_finding
 from icans_interop.fhir.writer_study import add_study_context
-from icans_interop.model import ImagingReport
+from icans_interop.model import ImagingReport, SrInstance, report_uids
 
 if TYPE_CHECKING:
     from fhir.resources.core.fhirabstractmodel import FHIRAbstractModel
@@ -81,14 +90,27 @@ def fhir_safe(report: ImagingReport) -> ImagingReport:
 
 
 def build(report: ImagingReport, version: Version = "R4",
-          bundle: BundleType = "transaction") -> JsonDict:
-    """The bundle as plain FHIR JSON (a dict), before model validation."""
+          bundle: BundleType = "transaction", *, sr: SrInstance | None = None,
+          uid_root: str | None = None, references: Mapping[str, str] | None = None
+          ) -> JsonDict:
+    """The bundle as plain FHIR JSON (a dict), before model validation.
+
+    ``sr`` is the SR instance the report is stored as (when converting an SR: the source's
+    UIDs); by default the one :func:`icans_interop.dicom.write` makes for the report (same
+    derived UIDs, under ``uid_root``; Comprehensive 3D SR). ``references`` points at
+    resources the receiving server already has instead of creating them: ``{"Patient":
+    "Patient/123", "Practitioner": "Practitioner?identifier=...", "Encounter": ...}``.
+    """
     if version not in ("R4", "R5"):
         raise ValueError(f"version must be 'R4' or 'R5', not {version!r}")
     if bundle not in ("transaction", "collection"):
         raise ValueError(f"bundle must be 'transaction' or 'collection', not {bundle!r}")
     report = fhir_safe(report)
-    b = BundleBuilder(report, version, bundle)
+    if sr is None:
+        sop_class = str(Comprehensive3DSRStorage)
+        series_uid, instance_uid = report_uids(report, sop_class, uid_root)
+        sr = SrInstance(series_uid, instance_uid, sop_class)
+    b = BundleBuilder(report, version, bundle, sr, check_references(references))
     issued = instant(report.issued)
     effective = study_datetime(report)
 
@@ -99,7 +121,9 @@ def build(report: ImagingReport, version: Version = "R4",
     ctx = add_study_context(b)
 
     # Findings
-    common: JsonDict = {"status": "final"}
+    common: JsonDict = {"status": report.status}
+    if ctx.encounter:
+        common["encounter"] = ctx.encounter
     if ctx.order:
         common["basedOn"] = [ctx.order]
     common["partOf"] = [ctx.study]
@@ -116,13 +140,17 @@ def build(report: ImagingReport, version: Version = "R4",
                                    results)
 
     # DiagnosticReport contents
-    report_res.update({"status": "final", "category": [codeable("radiology_category")],
+    report_res.update({"identifier": [sr_identifier(b.sr)], "status": report.status,
+                       "category": [codeable("radiology_category")],
                        "code": ctx.procedure, "subject": ctx.subject,
                        "effectiveDateTime": effective, "issued": issued})
     if ctx.order:
         report_res["basedOn"] = [ctx.order]
+    if ctx.encounter:
+        report_res["encounter"] = ctx.encounter
+    if ctx.verifier:
+        report_res["performer"] = [ctx.verifier]
     if ctx.observer:
-        report_res["performer"] = [ctx.observer]
         report_res["resultsInterpreter"] = [ctx.observer]
     if results:
         report_res["result"] = results
@@ -150,14 +178,18 @@ def bundle_class(version: Version) -> type[FHIRAbstractModel]:
 
 
 def write(report: ImagingReport, *, version: Version = "R4",
-          bundle: BundleType = "transaction") -> Any:
-    """The report as a FHIR Bundle model (``fhir.resources.R4B`` for R4, R5 otherwise)."""
-    data = build(report, version, bundle)
+          bundle: BundleType = "transaction", sr: SrInstance | None = None,
+          uid_root: str | None = None, references: Mapping[str, str] | None = None) -> Any:
+    """The report as a FHIR Bundle model (``fhir.resources.R4B`` for R4, R5 otherwise);
+    the keyword options are those of :func:`build`."""
+    data = build(report, version, bundle, sr=sr, uid_root=uid_root, references=references)
     return bundle_class(version).model_validate(data)
 
 
 def write_json(report: ImagingReport, *, version: Version = "R4",
-               bundle: BundleType = "transaction") -> str:
+               bundle: BundleType = "transaction", sr: SrInstance | None = None,
+               uid_root: str | None = None, references: Mapping[str, str] | None = None
+               ) -> str:
     """Compact FHIR JSON of the report's bundle, validated by fhir.resources like :func:`write`.
 
     The dicts are validated once into models (so invalid output raises exactly as ``write``
@@ -165,6 +197,6 @@ def write_json(report: ImagingReport, *, version: Version = "R4",
     serialiser costs more than parsing the whole bundle. Same content as
     ``to_json(write(...))``; keys may come in another order.
     """
-    data = build(report, version, bundle)
+    data = build(report, version, bundle, sr=sr, uid_root=uid_root, references=references)
     bundle_class(version).model_validate(data)
     return compact_json(data)

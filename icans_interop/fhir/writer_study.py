@@ -24,10 +24,9 @@ from icans_interop.fhir.bundle import (
     resource_id,
     search_token,
 )
-from icans_interop.fhir.codes import JsonDict, codeable, fixed_cc
+from icans_interop.fhir.codes import JsonDict, codeable, fixed_cc, fixed_coding
 from icans_interop.fhir.layout import GENDER
 from icans_interop.fhir.values import (
-    patient_identifier_system,
     split_person_name,
     study_datetime,
     uid_value,
@@ -53,22 +52,27 @@ class StudyContext(NamedTuple):
 
     subject: JsonDict
     observer: JsonDict | None
+    verifier: JsonDict | None
     device: JsonDict
     order: JsonDict | None
     study: JsonDict
     procedure: JsonDict
+    encounter: JsonDict | None
 
 
 def add_study_context(b: BundleBuilder) -> StudyContext:
-    """Add Patient, Practitioners, Device, ServiceRequest and ImagingStudy (in that order)."""
+    """Add Patient, Practitioners, Device, ServiceRequest and ImagingStudy (in that order);
+    a Patient, author Practitioner or Encounter the caller names in ``references`` is
+    referenced instead of created."""
     report = b.report
-    subject = _patient(b)
+    subject = _referenced(b, "Patient") or _patient(b)
     observer = None
     if report.observer_name:
-        observer = b.add(b.profile(
+        observer = _referenced(b, "Practitioner") or b.add(b.profile(
             {"resourceType": "Practitioner",
              "id": resource_id(report.observer_name, "Practitioner/observer"),
              "name": [split_person_name(report.observer_name)]}, PROFILE_PARTICIPANT_PERSON))
+    verifier = _verifier(b)
     referrer = None
     referring = report.study.referring_physician
     if referring:
@@ -78,20 +82,48 @@ def add_study_context(b: BundleBuilder) -> StudyContext:
     device = _device(b)
     procedure = codeable(report.procedure)
     order, study = _order_and_study(b, subject, referrer, procedure)
-    return StudyContext(subject, observer, device, order, study, procedure)
+    return StudyContext(subject, observer, verifier, device, order, study, procedure,
+                        _referenced(b, "Encounter"))
+
+
+def _referenced(b: BundleBuilder, rtype: str) -> JsonDict | None:
+    """A reference to an existing server resource the caller named, if any."""
+    reference = b.references.get(rtype)
+    return None if reference is None else {"reference": reference}
+
+
+def _verifier(b: BundleBuilder) -> JsonDict | None:
+    """The verifying observer: a Practitioner, within a PractitionerRole of the verifying
+    organization when there is one (DiagnosticReport.performer: who is responsible)."""
+    verifier = b.report.verifying_observer
+    if verifier is None:
+        return None
+    person = b.add(b.profile(
+        {"resourceType": "Practitioner",
+         "id": resource_id(verifier.name, "Practitioner/verifier"),
+         "name": [split_person_name(verifier.name)]}, PROFILE_PARTICIPANT_PERSON))
+    if verifier.organization is None:
+        return person
+    organization = b.add({"resourceType": "Organization",
+                          "id": resource_id(verifier.organization, "Organization/verifier"),
+                          "name": verifier.organization})
+    return b.add({"resourceType": "PractitionerRole",
+                  "id": resource_id(verifier.name, verifier.organization,
+                                    "PractitionerRole/verifier"),
+                  "practitioner": person, "organization": organization})
 
 
 def _patient(b: BundleBuilder) -> JsonDict:
     patient = b.report.patient
-    pat_system = patient_identifier_system(patient.id_issuer)
     identifier: JsonDict = {"use": "usual", "type": fixed_cc("id-type-mr")}
-    if pat_system:
-        identifier["system"] = pat_system
+    if patient.id_system:
+        identifier["system"] = patient.id_system
     identifier["value"] = patient.id
     if patient.id_issuer:
         identifier["assigner"] = {"display": patient.id_issuer}
     pat: JsonDict = {"resourceType": "Patient",
-                     "id": resource_id(patient.id_issuer or "", patient.id, "Patient"),
+                     "id": resource_id(patient.id_system or patient.id_issuer or "",
+                                       patient.id, "Patient"),
                      "identifier": [identifier]}
     if patient.family_name or patient.given_name:
         name: JsonDict = {}
@@ -104,7 +136,22 @@ def _patient(b: BundleBuilder) -> JsonDict:
         pat["gender"] = GENDER[patient.sex]
     if patient.birth_date:
         pat["birthDate"] = patient.birth_date.isoformat()
-    return b.add(pat, if_none_exist=search_token(pat_system, patient.id))
+    # Conditional create only on system|value: a bare MRN could match another issuer's
+    # patient on the receiving server, so without a system the Patient is created as is.
+    return b.add(pat, if_none_exist=search_token(patient.id_system, patient.id)
+                 if patient.id_system else None)
+
+
+def _sr_series(b: BundleBuilder) -> JsonDict:
+    """The report's own SR as a series of the study (modality SR, one instance whose number
+    is the report's revision): where FHIR finds the DICOM document."""
+    sr = b.sr
+    modality = fixed_coding("modality-sr")
+    return {"uid": sr.series_uid, "modality": {"coding": [modality]} if b.r5 else modality,
+            "instance": [{"uid": sr.instance_uid,
+                          "sopClass": {"system": "urn:ietf:rfc:3986",
+                                       "code": f"urn:oid:{sr.sop_class_uid}"},
+                          "number": b.report.revision}]}
 
 
 def _device(b: BundleBuilder) -> JsonDict:
@@ -155,6 +202,7 @@ def _order_and_study(b: BundleBuilder, subject: JsonDict, referrer: JsonDict | N
         imaging_study["procedureCode"] = [procedure]
     if study.description:
         imaging_study["description"] = study.description
+    imaging_study["series"] = [_sr_series(b)]
     study_ref = b.add(imaging_study, if_none_exist=search_token(
         codes.DICOM_UID_SYSTEM, uid_value(study.instance_uid)))
     study_ref = {**study_ref, "type": "ImagingStudy", "identifier": study_identifier}
