@@ -73,20 +73,7 @@ Json = dict[str, Any]
 # Known false errors: conformant files that get errors today, with the codes they get.
 # Delete an entry when its fix lands. Each group says why the files are conformant.
 
-_REGION_3D = frozenset({"wrong-value-type", "missing-required"})
-
 KNOWN_FALSE_ERRORS: dict[str, frozenset[str]] = {
-    # SR, TID 1410 row 5 "Image Region": the current PS3.16 allows SCOORD or SCOORD3D there
-    # (highdicom's ImageRegion3D); data/sr-templates.csv allows SCOORD only ->
-    # wrong-value-type at the region, then missing-required for rows 5 and 7 (the region "is
-    # absent"). dciodvfy: 0 errors on each.
-    "highdicom/planar_region3d_polygon.dcm": _REGION_3D,
-    "highdicom/planar_region3d_point.dcm": _REGION_3D,
-    "highdicom/planar_region3d_ellipse.dcm": _REGION_3D,
-    "highdicom/planar_region3d_polyline.dcm": _REGION_3D,
-    "highdicom/device_observer_only.dcm": _REGION_3D,
-    "highdicom/multiple_groups.dcm": _REGION_3D,
-    "highdicom/image_library.dcm": _REGION_3D,
     # SR, Current Requested Procedure Evidence (0040,A375) demanded although the referenced
     # instance is listed in Pertinent Other Evidence (0040,A385): PS3.3 C.17.2.3 requires A375
     # for instances of the current requested procedure only. dciodvfy: 0 errors.

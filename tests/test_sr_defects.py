@@ -383,6 +383,15 @@ def _unknown_public_looking_scheme(ds: Dataset) -> tuple[Dataset, str]:
     return ds, location(path, item, "TID 1501 row 6")
 
 
+def _person_observer_name_text(ds: Dataset) -> tuple[Dataset, str]:
+    path, item = find(ds, "121008")
+    name = str(item.PersonName)
+    del item.PersonName
+    item.ValueType = "TEXT"
+    item.TextValue = name
+    return ds, location(path, item, "TID 1003 row 1")
+
+
 def _laterality_outside_cid244(ds: Dataset) -> tuple[Dataset, str]:
     path, item = find(ds, "272741003")
     item.ConceptCodeSequence = Sequence([code_item("255549009", "SCT", "Anterior")])
@@ -505,6 +514,7 @@ DEFECTS: list[Defect] = [
     Defect("malformed-sct-id", "code-unknown", _malformed_sct),
     Defect("undeclared-private-scheme", "unknown-scheme", _undeclared_private_scheme),
     Defect("unknown-scheme-designator", "unknown-scheme", _unknown_public_looking_scheme),
+    Defect("person-observer-name-as-text", "wrong-value-type", _person_observer_name_text),
     Defect("laterality-outside-cid-244", "outside-extensible-value-set",
            _laterality_outside_cid244, severity="warning"),
     Defect("code-meaning-mismatch", "display-mismatch", _meaning_mismatch,

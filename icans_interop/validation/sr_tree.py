@@ -82,6 +82,10 @@ class Report:
     def has(self, code: str) -> bool:
         return any(entry[1] == code for entry in self._entries)
 
+    def count(self, severity: Severity) -> int:
+        """How many issues of ``severity`` were reported so far."""
+        return sum(1 for entry in self._entries if entry[0] == severity)
+
     def render(self, tree: Tree | None) -> list[Issue]:
         issues: list[Issue] = []
         seen: set[tuple[str, str, str]] = set()
