@@ -74,10 +74,6 @@ Json = dict[str, Any]
 # Delete an entry when its fix lands. Each group says why the files are conformant.
 
 KNOWN_FALSE_ERRORS: dict[str, frozenset[str]] = {
-    # SR, Current Requested Procedure Evidence (0040,A375) demanded although the referenced
-    # instance is listed in Pertinent Other Evidence (0040,A385): PS3.3 C.17.2.3 requires A375
-    # for instances of the current requested procedure only. dciodvfy: 0 errors.
-    "highdicom/prior_study_evidence_pertinent_other.dcm": frozenset({"missing-required"}),
     # SR, a 99-prefixed private coding scheme that the document does not declare in the Coding
     # Scheme Identification Sequence (dcmqi writes none): dciodvfy warns, DCMTK is silent;
     # under base it is a warning.
@@ -114,13 +110,6 @@ KNOWN_FALSE_ERRORS_DEFINITIONS: dict[str, frozenset[str]] = {
 # Known missed defects: defects a reference tool confirms that we do not report yet.
 
 KNOWN_MISSED_DEFECTS: frozenset[str] = frozenset({
-    # SR: an IMAGE reference whose instance is in neither evidence sequence (PS3.3 C.17.2.3).
-    "planted/sr-image-not-in-evidence.dcm",
-    # SR: Content Sequence present with no item (Type 1C, PS3.3 C.17.3).
-    "planted/sr-empty-content-sequence.dcm",
-    # SR, written by highdicom (ReferencedSegmentationFrame): Referenced Segment Number
-    # together with Referenced Frame Number in one reference (PS3.3 C.10.1 conditions).
-    "highdicom/planar_segmentation_frame.dcm",
     # FHIR JSON typing and lengths: fhir.resources coerces "true" -> true, "37.2" -> 37.2, and
     # neither the uri regex (no whitespace) nor the 1 MB string limit is checked.
     "planted/fhir-boolean-as-string.json",

@@ -85,15 +85,33 @@ def test_writer_output_with_image_library_is_valid(sop_class: str) -> None:
         assert result.valid and not result.count("warning"), result.to_text()
 
 
-def test_evidence_is_required_when_images_are_referenced() -> None:
+def _with_one_image() -> Dataset:
     report = model.load_case(VALID[0].read_text(encoding="utf-8"))
     image = dicom.SourceImage(report.study.instance_uid, "1.2.826.0.1.3680043.10.1412.2",
                               "1.2.840.10008.5.1.4.1.1.4", "1.2.826.0.1.3680043.10.1412.3.1")
-    ds = dicom.write(report, source_images=[image])
+    return dicom.write(report, source_images=[image])
+
+
+def test_evidence_is_required_when_images_are_referenced() -> None:
+    """The image (TID 1601 entry) is then listed in neither evidence sequence, and (0040,A375)
+    is required: the image belongs to the current Requested Procedure (PS3.3 C.17.2.3)."""
+    ds = _with_one_image()
     del ds.CurrentRequestedProcedureEvidenceSequence
     result = validate_sr(encode(ds), "base")
-    assert [(i.code, i.location) for i in result.issues] == [
-        ("missing-required", "(0040,A375) CurrentRequestedProcedureEvidenceSequence")]
+    assert sorted((i.code, i.location) for i in result.issues) == [
+        ("missing-required", "(0040,A375) CurrentRequestedProcedureEvidenceSequence"),
+        ("missing-required", "1.5.1.1 (no concept name) [TID 1601 row 1]")]
+
+
+def test_evidence_of_another_procedure_needs_no_current_evidence() -> None:
+    """Listed in Pertinent Other Evidence (0040,A385) only, the referenced image is evidence
+    of another Requested Procedure: (0040,A375) is not required (PS3.3 C.17.2.3), even for an
+    image of the document's own study."""
+    ds = _with_one_image()
+    ds.PertinentOtherEvidenceSequence = ds.CurrentRequestedProcedureEvidenceSequence
+    del ds.CurrentRequestedProcedureEvidenceSequence
+    result = validate_sr(encode(ds), "base")
+    assert result.valid and not result.issues, result.to_text()
 
 
 # ---------------------------------------------------------------------------------------------
