@@ -74,10 +74,6 @@ Json = dict[str, Any]
 # Delete an entry when its fix lands. Each group says why the files are conformant.
 
 KNOWN_FALSE_ERRORS: dict[str, frozenset[str]] = {
-    # SR, a 99-prefixed private coding scheme that the document does not declare in the Coding
-    # Scheme Identification Sequence (dcmqi writes none): dciodvfy warns, DCMTK is silent;
-    # under base it is a warning.
-    "dcmqi/private_scheme_evaluation.dcm": frozenset({"unknown-scheme"}),
     # FHIR, ICD-10-CM T20.21 is a category, not a billable code: billability is a claims rule,
     # not an R4 conformance rule (US Core's own example).
     "fhir/us-core/condition-encounter-diagnosis-example1.json": frozenset({"code-not-billable"}),

@@ -390,6 +390,12 @@ def _unknown_public_looking_scheme(ds: Dataset) -> tuple[Dataset, str]:
     return ds, location(path, item, "TID 1501 row 6")
 
 
+def _mixed_case_scheme(ds: Dataset) -> tuple[Dataset, str]:
+    path, item = find(ds, "363698007")
+    item.ConceptCodeSequence[0].CodingSchemeDesignator = "RadLex"  # PS3.16 says RADLEX
+    return ds, location(path, item, "TID 1501 row 6")
+
+
 def _person_observer_name_text(ds: Dataset) -> tuple[Dataset, str]:
     path, item = find(ds, "121008")
     name = str(item.PersonName)
@@ -595,8 +601,13 @@ DEFECTS: list[Defect] = [
            sop_class="enhanced"),
     Defect("unknown-dcm-code", "code-unknown", _unknown_dcm_code),
     Defect("malformed-sct-id", "code-unknown", _malformed_sct),
-    Defect("undeclared-private-scheme", "unknown-scheme", _undeclared_private_scheme),
+    # a private (99) designator without its declaration: dciodvfy warns, DCMTK is silent
+    Defect("undeclared-private-scheme", "unknown-scheme", _undeclared_private_scheme,
+           severity="warning"),
+    Defect("undeclared-private-scheme-icans", "unknown-scheme", _undeclared_private_scheme,
+           profile="icans"),
     Defect("unknown-scheme-designator", "unknown-scheme", _unknown_public_looking_scheme),
+    Defect("mixed-case-scheme-designator", "unknown-scheme", _mixed_case_scheme),
     Defect("person-observer-name-as-text", "wrong-value-type", _person_observer_name_text),
     Defect("empty-content-sequence", "missing-required", _empty_content_sequence,
            dciodvfy="Empty attribute (no value) Type 1C Conditional Element=<ContentSequence>"),

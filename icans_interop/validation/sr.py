@@ -120,7 +120,7 @@ def _validate(source: Source, profile: Profile, report: Report, extra: list[Issu
     _check_header(parsed, report, values.non_ascii, current_evidence)
     sr_tree.check(tree, report)
     sr_template.check(tree, report)
-    sr_codes.check(parsed, tree, report)
+    sr_codes.check(parsed, tree, report, profile)
     _value_problems(parsed, tree, report, [*parsed.order_problems, *values.problems])
     if profile == "icans":
         extra.extend(_icans(parsed, tree))
