@@ -557,16 +557,22 @@ def _disambiguate(tree: Tree, child: int, specs: SpecSet, candidates: list[int],
     shared = candidate_keys[0]
     for own in candidate_keys[1:]:
         shared = shared & own
-    best = candidates[-1]
-    best_score: tuple[int, int, int] | None = None
+    ranked: list[tuple[tuple[int, int], int]] = []
     for candidate, own in zip(candidates, candidate_keys, strict=True):
         score = len((own - shared) & child_keys)
         mandatory = sum(1 for s in specset(specs.specs[candidate].row).specs
                         if s.row.requirement in ("M", "MC"))
-        problems = 0 if dry else _fit(tree, child, specs.specs[candidate].row)
-        rank = (-problems, score, -mandatory)
-        if best_score is None or rank > best_score:
-            best, best_score = candidate, rank
+        ranked.append(((score, -mandatory), candidate))
+    ranked.sort(key=lambda entry: entry[0], reverse=True)  # stable: earlier rows win ties
+    if dry:
+        return ranked[0][1]
+    best, fewest = ranked[0][1], -1
+    for _rank, candidate in ranked:  # the first that fits without errors, else the best fit
+        problems = _fit(tree, child, specs.specs[candidate].row)
+        if fewest < 0 or problems < fewest:
+            best, fewest = candidate, problems
+        if not problems:
+            break
     return best
 
 
