@@ -404,8 +404,9 @@ def person_and_device_observers() -> Dataset:
 
 
 def prior_study_evidence() -> Dataset:
-    """The referenced image belongs to another study: highdicom lists it in Pertinent Other
-    Evidence (0040,A385) and writes no Current Requested Procedure Evidence (0040,A375)."""
+    """The referenced image is re-identified as an instance of another study. highdicom 0.28
+    gives the report that study's Study Instance UID and lists the image in Current Requested
+    Procedure Evidence (0040,A375)."""
     n, image = "prior_study_evidence", ct_of_another_study()
     return document(n, "comprehensive-3d",
                     [planar(n, "ROI 1", image, region_2d(image), measurements=[measurement()])],

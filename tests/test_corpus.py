@@ -73,28 +73,7 @@ Json = dict[str, Any]
 # Known false errors: conformant files that get errors today, with the codes they get.
 # Delete an entry when its fix lands. Each group says why the files are conformant.
 
-_REGION_3D = frozenset({"wrong-value-type", "missing-required"})
-
 KNOWN_FALSE_ERRORS: dict[str, frozenset[str]] = {
-    # SR, TID 1410 row 5 "Image Region": the current PS3.16 allows SCOORD or SCOORD3D there
-    # (highdicom's ImageRegion3D); data/sr-templates.csv allows SCOORD only ->
-    # wrong-value-type at the region, then missing-required for rows 5 and 7 (the region "is
-    # absent"). dciodvfy: 0 errors on each.
-    "highdicom/planar_region3d_polygon.dcm": _REGION_3D,
-    "highdicom/planar_region3d_point.dcm": _REGION_3D,
-    "highdicom/planar_region3d_ellipse.dcm": _REGION_3D,
-    "highdicom/planar_region3d_polyline.dcm": _REGION_3D,
-    "highdicom/device_observer_only.dcm": _REGION_3D,
-    "highdicom/multiple_groups.dcm": _REGION_3D,
-    "highdicom/image_library.dcm": _REGION_3D,
-    # SR, Current Requested Procedure Evidence (0040,A375) demanded although the referenced
-    # instance is listed in Pertinent Other Evidence (0040,A385): PS3.3 C.17.2.3 requires A375
-    # for instances of the current requested procedure only. dciodvfy: 0 errors.
-    "highdicom/prior_study_evidence_pertinent_other.dcm": frozenset({"missing-required"}),
-    # SR, a 99-prefixed private coding scheme that the document does not declare in the Coding
-    # Scheme Identification Sequence (dcmqi writes none): dciodvfy warns, DCMTK is silent;
-    # under base it is a warning.
-    "dcmqi/private_scheme_evaluation.dcm": frozenset({"unknown-scheme"}),
     # FHIR, ICD-10-CM T20.21 is a category, not a billable code: billability is a claims rule,
     # not an R4 conformance rule (US Core's own example).
     "fhir/us-core/condition-encounter-diagnosis-example1.json": frozenset({"code-not-billable"}),
@@ -127,13 +106,6 @@ KNOWN_FALSE_ERRORS_DEFINITIONS: dict[str, frozenset[str]] = {
 # Known missed defects: defects a reference tool confirms that we do not report yet.
 
 KNOWN_MISSED_DEFECTS: frozenset[str] = frozenset({
-    # SR: an IMAGE reference whose instance is in neither evidence sequence (PS3.3 C.17.2.3).
-    "planted/sr-image-not-in-evidence.dcm",
-    # SR: Content Sequence present with no item (Type 1C, PS3.3 C.17.3).
-    "planted/sr-empty-content-sequence.dcm",
-    # SR, written by highdicom (ReferencedSegmentationFrame): Referenced Segment Number
-    # together with Referenced Frame Number in one reference (PS3.3 C.10.1 conditions).
-    "highdicom/planar_segmentation_frame.dcm",
     # FHIR JSON typing and lengths: fhir.resources coerces "true" -> true, "37.2" -> 37.2, and
     # neither the uri regex (no whitespace) nor the 1 MB string limit is checked.
     "planted/fhir-boolean-as-string.json",

@@ -27,6 +27,11 @@ from pydicom.sequence import Sequence
 from icans_interop import dicom, model
 from icans_interop.validation.sr import validate_sr
 
+try:
+    import oracles
+except ImportError:  # tests/ imported as a package
+    from tests import oracles  # type: ignore[no-redef]
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE_CASE = ROOT / "fixtures" / "valid" / "example-grade3-deep.json"
 ROOT_LOCATION = '1 (126000, DCM, "Imaging Measurement Report") [TID 1500 row 1]'
@@ -146,6 +151,8 @@ class Defect:
     sop_class: str = "comprehensive-3d"
     profile: str = "base"
     also: frozenset[str] = field(default_factory=frozenset)  # other error codes it may cause
+    #: a fragment of the error dciodvfy gives for the defect, when dciodvfy checks it
+    dciodvfy: str | None = None
 
 
 def _missing_type1(ds: Dataset) -> tuple[Dataset, str]:
@@ -385,6 +392,97 @@ def _unknown_public_looking_scheme(ds: Dataset) -> tuple[Dataset, str]:
     return ds, location(path, item, "TID 1501 row 6")
 
 
+def _mixed_case_scheme(ds: Dataset) -> tuple[Dataset, str]:
+    path, item = find(ds, "363698007")
+    item.ConceptCodeSequence[0].CodingSchemeDesignator = "RadLex"  # PS3.16 says RADLEX
+    return ds, location(path, item, "TID 1501 row 6")
+
+
+def _person_observer_name_text(ds: Dataset) -> tuple[Dataset, str]:
+    path, item = find(ds, "121008")
+    name = str(item.PersonName)
+    del item.PersonName
+    item.ValueType = "TEXT"
+    item.TextValue = name
+    return ds, location(path, item, "TID 1003 row 1")
+
+
+def _empty_content_sequence(ds: Dataset) -> tuple[Dataset, str]:
+    path, item = find(ds, "121058")
+    item.ContentSequence = Sequence()
+    return ds, location(path, item, "TID 1500 row 4")
+
+
+_MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
+_SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.4"
+_RWV_MAP = "1.2.840.10008.5.1.4.1.1.67"
+_ECG = "1.2.840.10008.5.1.4.1.1.9.1.1"
+_SOURCE_OF_MEASUREMENT = ("121112", "DCM", "Source of Measurement")
+
+
+def _instance_uid(label: str) -> str:
+    return f"1.2.826.0.1.3680043.10.1412.77.{label}"
+
+
+def list_as_evidence(ds: Dataset, sop_class: str, sop_instance: str,
+                     keyword: str = "CurrentRequestedProcedureEvidenceSequence") -> None:
+    """List an instance of ``ds``'s study in an evidence sequence (PS3.3 C.17-3)."""
+    instance = Dataset()
+    instance.ReferencedSOPClassUID = sop_class
+    instance.ReferencedSOPInstanceUID = sop_instance
+    series = Dataset()
+    series.SeriesInstanceUID = _instance_uid("900")
+    series.ReferencedSOPSequence = Sequence([instance])
+    study = Dataset()
+    study.StudyInstanceUID = ds.StudyInstanceUID
+    study.ReferencedSeriesSequence = Sequence([series])
+    setattr(ds, keyword, Sequence([*ds.get(keyword, []), study]))
+
+
+def add_reference(ds: Dataset, value_type: str, name: tuple[str, str, str], sop_class: str,
+                  sop_instance: str, listed: bool = True, **reference: object
+                  ) -> tuple[str, Dataset]:
+    """Add an IMAGE / COMPOSITE / WAVEFORM item to the first measurement group; list its
+    instance in Current Requested Procedure Evidence unless ``listed`` is false (then another
+    instance is listed, so that the sequence itself is there)."""
+    group_path, group = find(ds, "125007")
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = sop_class
+    ref.ReferencedSOPInstanceUID = sop_instance
+    for keyword, value in reference.items():
+        setattr(ref, keyword, value)
+    item = content("CONTAINS", value_type, name, ReferencedSOPSequence=Sequence([ref]))
+    position = append_child(group, item)
+    list_as_evidence(ds, sop_class, sop_instance if listed else _instance_uid("999"))
+    return f"{group_path}.{position}", item
+
+
+def _image_not_in_evidence(ds: Dataset) -> tuple[Dataset, str]:
+    path, item = add_reference(ds, "IMAGE", _SOURCE_OF_MEASUREMENT, _MR_IMAGE,
+                               _instance_uid("1"), listed=False)
+    return ds, location(path, item, "TID 1501 row 10b")
+
+
+def _composite_not_in_evidence(ds: Dataset) -> tuple[Dataset, str]:
+    path, item = add_reference(ds, "COMPOSITE", ("126100", "DCM",
+                                                 "Real World Value Map used for measurement"),
+                               _RWV_MAP, _instance_uid("2"), listed=False)
+    return ds, location(path, item, "TID 1501 row 9")
+
+
+def _waveform_not_in_evidence(ds: Dataset) -> tuple[Dataset, str]:
+    path, item = add_reference(ds, "WAVEFORM", _SOURCE_OF_MEASUREMENT, _ECG,
+                               _instance_uid("3"), listed=False)
+    return ds, location(path, item, "TID 1501 row 10f")
+
+
+def _segment_and_frame_number(ds: Dataset) -> tuple[Dataset, str]:
+    path, item = add_reference(ds, "IMAGE", _SOURCE_OF_MEASUREMENT, _SEGMENTATION,
+                               _instance_uid("4"), ReferencedFrameNumber=[1],
+                               ReferencedSegmentNumber=[1])
+    return ds, location(path, item, "TID 1501 row 10b")
+
+
 def _laterality_outside_cid244(ds: Dataset) -> tuple[Dataset, str]:
     path, item = find(ds, "272741003")
     item.ConceptCodeSequence = Sequence([code_item("255549009", "SCT", "Anterior")])
@@ -505,8 +603,28 @@ DEFECTS: list[Defect] = [
            sop_class="enhanced"),
     Defect("unknown-dcm-code", "code-unknown", _unknown_dcm_code),
     Defect("malformed-sct-id", "code-unknown", _malformed_sct),
-    Defect("undeclared-private-scheme", "unknown-scheme", _undeclared_private_scheme),
+    # a private (99) designator without its declaration: dciodvfy warns, DCMTK is silent
+    Defect("undeclared-private-scheme", "unknown-scheme", _undeclared_private_scheme,
+           severity="warning"),
+    Defect("undeclared-private-scheme-icans", "unknown-scheme", _undeclared_private_scheme,
+           profile="icans"),
     Defect("unknown-scheme-designator", "unknown-scheme", _unknown_public_looking_scheme),
+    Defect("mixed-case-scheme-designator", "unknown-scheme", _mixed_case_scheme),
+    Defect("person-observer-name-as-text", "wrong-value-type", _person_observer_name_text),
+    Defect("empty-content-sequence", "missing-required", _empty_content_sequence,
+           dciodvfy="Empty attribute (no value) Type 1C Conditional Element=<ContentSequence>"),
+    Defect("image-not-in-evidence", "missing-required", _image_not_in_evidence,
+           dciodvfy="is not listed in CurrentRequestedProcedureEvidenceSequence or "
+                    "PertinentOtherEvidenceSequence but have IMAGE"),
+    Defect("composite-not-in-evidence", "missing-required", _composite_not_in_evidence,
+           dciodvfy="is not listed in CurrentRequestedProcedureEvidenceSequence or "
+                    "PertinentOtherEvidenceSequence but have COMPOSITE"),
+    Defect("waveform-not-in-evidence", "missing-required", _waveform_not_in_evidence,
+           dciodvfy="is not listed in CurrentRequestedProcedureEvidenceSequence or "
+                    "PertinentOtherEvidenceSequence but have WAVEFORM"),
+    Defect("segment-and-frame-number", "invalid-value", _segment_and_frame_number,
+           dciodvfy="Shall not be present when ReferencedFrameNumber is present - attribute "
+                    "<ReferencedSegmentNumber>"),
     Defect("laterality-outside-cid-244", "outside-extensible-value-set",
            _laterality_outside_cid244, severity="warning"),
     Defect("code-meaning-mismatch", "display-mismatch", _meaning_mismatch,
@@ -539,6 +657,18 @@ def test_planted_defect(defect: Defect) -> None:
         assert not unexpected, result.to_text()
     if defect.severity == "warning" and defect.profile == "base":
         assert result.valid, result.to_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defect", [d for d in DEFECTS if d.dciodvfy], ids=lambda d: d.name)
+def test_reference_tool_confirms_planted_defect(defect: Defect) -> None:
+    """dciodvfy reports the defects it checks as errors (the others are template, code and
+    profile rules dciodvfy does not apply)."""
+    oracles.require(oracles.skip_reason_dciodvfy())
+    mutated, _where = defect.mutate(base_dataset(defect.sop_class))
+    data = mutated if isinstance(mutated, bytes) else encode(mutated)
+    errors = oracles.run_dciodvfy_on_bytes(data).errors
+    assert [e for e in errors if defect.dciodvfy and defect.dciodvfy in e], errors
 
 
 def test_corpus_is_large_enough() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
@@ -85,15 +86,33 @@ def test_writer_output_with_image_library_is_valid(sop_class: str) -> None:
         assert result.valid and not result.count("warning"), result.to_text()
 
 
-def test_evidence_is_required_when_images_are_referenced() -> None:
+def _with_one_image() -> Dataset:
     report = model.load_case(VALID[0].read_text(encoding="utf-8"))
     image = dicom.SourceImage(report.study.instance_uid, "1.2.826.0.1.3680043.10.1412.2",
                               "1.2.840.10008.5.1.4.1.1.4", "1.2.826.0.1.3680043.10.1412.3.1")
-    ds = dicom.write(report, source_images=[image])
+    return dicom.write(report, source_images=[image])
+
+
+def test_evidence_is_required_when_images_are_referenced() -> None:
+    """The image (TID 1601 entry) is then listed in neither evidence sequence, and (0040,A375)
+    is required: the image belongs to the current Requested Procedure (PS3.3 C.17.2.3)."""
+    ds = _with_one_image()
     del ds.CurrentRequestedProcedureEvidenceSequence
     result = validate_sr(encode(ds), "base")
-    assert [(i.code, i.location) for i in result.issues] == [
-        ("missing-required", "(0040,A375) CurrentRequestedProcedureEvidenceSequence")]
+    assert sorted((i.code, i.location) for i in result.issues) == [
+        ("missing-required", "(0040,A375) CurrentRequestedProcedureEvidenceSequence"),
+        ("missing-required", "1.5.1.1 (no concept name) [TID 1601 row 1]")]
+
+
+def test_evidence_of_another_procedure_needs_no_current_evidence() -> None:
+    """Listed in Pertinent Other Evidence (0040,A385) only, the referenced image is evidence
+    of another Requested Procedure: (0040,A375) is not required (PS3.3 C.17.2.3), even for an
+    image of the document's own study."""
+    ds = _with_one_image()
+    ds.PertinentOtherEvidenceSequence = ds.CurrentRequestedProcedureEvidenceSequence
+    del ds.CurrentRequestedProcedureEvidenceSequence
+    result = validate_sr(encode(ds), "base")
+    assert result.valid and not result.issues, result.to_text()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,6 +282,48 @@ def test_template_rows_are_annotated() -> None:
     assert rows[find(ds, "272741003")[0]] == "TID 1501 row 7"
     assert rows[find(ds, "121008")[0]] == "TID 1003 row 1"
     assert rows[find(ds, "111001")[0]] == "TID 4019 row 1"
+
+
+def _image_region_3d() -> Dataset:
+    item = Dataset()
+    item.RelationshipType = "CONTAINS"
+    item.ValueType = "SCOORD3D"
+    name = Dataset()
+    name.CodeValue, name.CodingSchemeDesignator, name.CodeMeaning = (
+        "111030", "DCM", "Image Region")
+    item.ConceptNameCodeSequence = [name]
+    item.GraphicType = "POINT"
+    item.GraphicData = [1.0, 2.0, 3.0]
+    item.ReferencedFrameOfReferenceUID = "1.2.826.0.1.3680043.10.1412.5"
+    return item
+
+
+def test_planar_group_holds_one_image_region_2d_or_3d() -> None:
+    """TID 1410: the SCOORD3D image region is an alternative to the SCOORD one (and to the
+    segmentation frame and the Region in Space), not an addition."""
+    ds = dcmread(io.BytesIO(encode(highdicom_sr(findings=1, rois=True))))  # plain pydicom
+    path, planar = find(ds, "125007", 1)
+    planar.ContentSequence.append(_image_region_3d())
+    where = f"{path}.{len(planar.ContentSequence)}"
+    result = validate_sr(encode(ds), "base")
+    assert [(i.code, i.location) for i in result.issues if i.severity == "error"] == [
+        ("condition-violated", f'{where} (111030, DCM, "Image Region") [TID 1410 row 5-3d]')
+    ], result.to_text()
+
+
+def test_group_without_template_identifier_follows_the_template_it_fits() -> None:
+    """Our writer's TID 1501 groups carry no Content Template Sequence. An SCOORD3D Image
+    Region in one (TID 1501 row 10e, an $ImagePurpose reference) keeps it a TID 1501 group:
+    read as TID 1410 it would lack TID 1419's measurement."""
+    ds = base_dataset("comprehensive-3d")
+    path, group = find(ds, "125007")
+    group.ContentSequence.append(_image_region_3d())
+    parsed = part10.parse(encode(ds))
+    report = sr_tree.Report()
+    tree = sr_tree.build(parsed, "comprehensive-3d", report)
+    sr_template.check(tree, report)
+    assert tree.nodes[tree.by_path[path]].row == "TID 1501 row 1"
+    assert report.count("error") == 0, report.render(tree)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,6 +525,7 @@ def test_template_table_compiles_and_is_consistent() -> None:
     for row in rows:
         assert row["requirement"] in {"M", "MC", "U", "UC"}, row
         assert row["source"].startswith(f"TID {row['template']} Row "), row
+        assert row["edition"], f"TID {row['template']} row {row['row']}: no edition recorded"
         if row["requirement"] in {"MC", "UC"}:
             assert row["condition"], row
     # every include of the TID 1500 tree is either tabled or known to be left open

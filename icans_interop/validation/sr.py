@@ -116,10 +116,11 @@ def _validate(source: Source, profile: Profile, report: Report, extra: list[Issu
     tree = sr_tree.build(parsed, sop_name, report)
     trees.append(tree)
     values = sr_values.check_values(parsed)
-    _check_header(parsed, tree, report, values.non_ascii)
+    current_evidence = sr_tree.check_evidence(tree, report)
+    _check_header(parsed, report, values.non_ascii, current_evidence)
     sr_tree.check(tree, report)
     sr_template.check(tree, report)
-    sr_codes.check(parsed, tree, report)
+    sr_codes.check(parsed, tree, report, profile)
     _value_problems(parsed, tree, report, [*parsed.order_problems, *values.problems])
     if profile == "icans":
         extra.extend(_icans(parsed, tree))
@@ -129,7 +130,8 @@ def _validate(source: Source, profile: Profile, report: Report, extra: list[Issu
 # DICOM level: file meta and header modules
 
 
-def _check_header(parsed: Parsed, tree: Tree, report: Report, non_ascii: bool) -> None:
+def _check_header(parsed: Parsed, report: Report, non_ascii: bool,
+                  current_evidence: bool) -> None:
 
     def emit(code: str, location: str, message: str) -> None:
         report.error(code, location, message)
@@ -140,8 +142,6 @@ def _check_header(parsed: Parsed, tree: Tree, report: Report, non_ascii: bool) -
     def meta_where(item: Item, tag: int) -> str:
         return f"File Meta > {tags.tag_name(tag)}"
 
-    references = sr_tree.references_instances(tree)
-
     def condition(name: str, item: Item) -> bool | None:
         if name == "verified":
             return parsed.text(parsed.dataset, tags.VERIFICATION_FLAG) == "VERIFIED"
@@ -151,8 +151,8 @@ def _check_header(parsed: Parsed, tree: Tree, report: Report, non_ascii: bool) -
             return parsed.text(item, tags.OBSERVER_TYPE) == "DEV"
         if name == "non-ascii-text":
             return non_ascii
-        if name == "content-references-instances":
-            return references
+        if name == "content-references-current-evidence":
+            return current_evidence
         return None  # "not-evaluated": checked only when present
 
     if parsed.part10:

@@ -5,7 +5,11 @@ For each item of any ``...CodeSequence`` (concept names, coded values, units, he
 * the Code Sequence Macro (PS3.3 Table 8.8-1): a Code Value (or Long Code Value, or URN Code
   Value), a Coding Scheme Designator (unless URN) and a Code Meaning must be present;
 * the Coding Scheme Designator must be one of PS3.16 Table 8-1 (``data/coding-schemes.csv``) or
-  be declared in the Coding Scheme Identification Sequence (0008,0110) (``unknown-scheme``);
+  be declared in the Coding Scheme Identification Sequence (0008,0110) (``unknown-scheme``,
+  once per designator). A private designator (``99`` prefix, PS3.3 8.2) that is not declared
+  is a *warning* under profile ``base``, as dciodvfy reports it (DCMTK is silent), and an error
+  under ``icans``; any other undeclared designator (``RadLex`` for ``RADLEX``, ``CST4``) is an
+  error under both: no receiver can tell which scheme it names;
 * a ``DCM`` code must exist in PS3.16 (pydicom's ``Collection("DCM")``, plus the DCM
   codes the template table cites from later editions) (``code-unknown``);
 * an ``SCT`` code must be a well-formed SNOMED CT concept id (partition, Verhoeff check digit)
@@ -131,8 +135,12 @@ def declared_schemes(parsed: Parsed) -> frozenset[str]:
     return frozenset(found)
 
 
-def check(parsed: Parsed, tree: Tree | None, report: Report) -> None:
-    """Check every code item of the file."""
+#: Coding Scheme Designators of private or local schemes start with "99" (PS3.3 8.2).
+PRIVATE_PREFIX = "99"
+
+
+def check(parsed: Parsed, tree: Tree | None, report: Report, profile: str) -> None:
+    """Check every code item of the file (``profile`` is ``base`` or ``icans``)."""
     declared = declared_schemes(parsed)
     unknown: dict[str, tuple[_Emit, int]] = {}  # designator -> (first place, uses)
     for code_item, _owner, _seq_tag in parsed.code_items:
@@ -160,9 +168,17 @@ def check(parsed: Parsed, tree: Tree | None, report: Report) -> None:
                                    1 if first is None else first[1] + 1)
     for designator, (emit, uses) in unknown.items():
         others = f" ({uses - 1} more code items use it)" if uses > 1 else ""
-        emit("error", "unknown-scheme",
-             f"Coding Scheme Designator {designator!r} is neither in PS3.16 Table 8-1 nor "
-             f"declared in the Coding Scheme Identification Sequence (0008,0110){others}")
+        if designator.startswith(PRIVATE_PREFIX):
+            private: Severity = "warning" if profile == "base" else "error"
+            emit(private, "unknown-scheme",
+                 f"private Coding Scheme Designator {designator!r} is not declared in the "
+                 f"Coding Scheme Identification Sequence (0008,0110), so a receiver cannot "
+                 f"tell which scheme it names (PS3.3 8.2, C.12.1){others}")
+        else:
+            emit("error", "unknown-scheme",
+                 f"Coding Scheme Designator {designator!r} is neither in PS3.16 Table 8-1 nor "
+                 f"declared in the Coding Scheme Identification Sequence (0008,0110), nor "
+                 f"a private ('99'-prefixed) designator{others}")
 
 
 def _emitter(parsed: Parsed, tree: Tree | None, report: Report, code_item: Item

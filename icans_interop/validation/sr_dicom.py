@@ -52,6 +52,13 @@ class AttributeRule:
     values: frozenset[str]
     condition: str
     source: str
+    #: the condition decides presence both ways (``iff`` prefix): present while the
+    #: condition is false is an error ("shall not be present otherwise", PS3.5 7.4)
+    iff: bool = False
+    #: a condition ``not-with:Keyword``, evaluated here rather than by the caller: false when
+    #: the same item has that attribute, not decidable otherwise (the rest of the condition
+    #: depends on the referenced instance)
+    not_with: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,15 @@ def _items(text_: str) -> tuple[int, int | None] | None:
     if not high:
         return int(low), int(low)
     return int(low), None if high == "n" else int(high)
+
+
+def _condition(text_: str) -> tuple[str, bool, int | None]:
+    """(condition id, iff, tag of a ``not-with:Keyword`` condition) of a ``condition`` cell."""
+    iff = text_.startswith("iff ")
+    if iff:
+        text_ = text_[4:]
+    name, _, argument = text_.partition(":")
+    return text_, iff, tags.of(argument) if name == "not-with" else None
 
 
 @lru_cache(maxsize=1)
@@ -110,10 +126,11 @@ def iod_tables() -> IodTables:
             is_meta = path_text == "meta"
             path = () if is_meta or not path_text else tuple(
                 tags.of(k) for k in path_text.split("/"))
+            condition, iff, not_with = _condition(row["condition"])
             rule = AttributeRule(row["module"], path, tags.of(row["keyword"]), row["type"],
                                  _items(row["items"]),
                                  frozenset(v for v in row["values"].split("|") if v),
-                                 row["condition"], row["source"])
+                                 condition, row["source"], iff, not_with)
             if kind == "content-item":
                 content.setdefault(row["value_type"], {}).setdefault(path, []).append(rule)
             elif is_meta:
@@ -176,13 +193,23 @@ def _check_rule(item: Item, rule: AttributeRule, condition: Condition, emit: Emi
     element = item.get(rule.tag)
     kind = rule.type
     required = kind in ("1", "2")
+    holds: bool | None = None
     if kind in ("1C", "2C"):
-        required = condition(rule.condition, item) is True
+        if rule.not_with is not None:
+            holds = False if rule.not_with in item else None
+        else:
+            holds = condition(rule.condition, item)
+        required = holds is True
     if element is None:
         if required:
             emit("missing-required", where(item, rule.tag),
                  f"Type {kind} attribute {tags.keyword(rule.tag)} is absent ({rule.module}; "
                  f"{rule.source})")
+        return
+    if rule.iff and holds is False:
+        emit("invalid-value", where(item, rule.tag),
+             f"Type {kind} attribute {tags.keyword(rule.tag)} shall not be present here "
+             f"({rule.module}; {rule.source})")
         return
     value = element[1]
     empty = is_empty(value)

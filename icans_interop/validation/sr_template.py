@@ -5,8 +5,12 @@
 type, concept name (EV/DT code, a DCID/BCID context group, a ``$parameter`` or ``any``), VM,
 requirement type (M, MC, U, UC), a condition id, the value set of the item's value with its
 strength (DCID/BCID) and the context group's extensibility, the included template of INCLUDE
-rows, the template's extensibility, and the sources the row was verified against (DCMTK-style
-``TID nnnn Row r: ...`` annotations). The engine below knows no template: it compiles the table
+rows, the template's extensibility, the edition each row was verified against (``edition``:
+e.g. DCMTK's PS3.16 2025e row annotations, highdicom's or the HL7 DICOM SR IG's current
+mappings, or only a ~2016 DocBook parse) and the sources themselves (DCMTK-style ``TID nnnn
+Row r: ...`` annotations). Row labels that the public sources do not give (a row added in a
+later edition, such as TID 1410's SCOORD3D image region ``5-3d``) are ours and say so in the
+source. The engine below knows no template: it compiles the table
 into, per row, the candidate rows of its children (INCLUDE rows expanded, with the
 relationship inherited from the INCLUDE row when the included row leaves it empty) and walks
 the content tree once, top-down.
@@ -26,8 +30,12 @@ Reading of PS3.16 this engine implements (section 6 "Template specification" con
   parameter (``$QualType``) or "any" match any concept of their value type and relationship,
   after the rows with a fixed code. A concept name that a sibling row fixes (EV/DT) but with
   another value type or relationship is reported (``wrong-value-type`` /
-  ``wrong-relationship``) rather than silently absorbed by an unconstrained row. Template
-  parameters are not bound: a ``$parameter`` constraint is not checked.
+  ``wrong-relationship``) at that item, and counted for the row it names (the producer
+  meant that row: no follow-on ``missing-required`` for it). A row whose concept name is a
+  parameter still takes such an item first (a TEXT qualitative evaluation may be named
+  (121071, DCM, "Finding")); a template the table does not carry does not (a TEXT Person
+  Observer Name is reported as the wrong value type for TID 1003 row 1, not swallowed by TID
+  1015). Template parameters are not bound: a ``$parameter`` constraint is not checked.
 * **Value sets** (Value Set Constraint column, 6.1.x and 7.2): ``BCID`` (baseline) only
   suggests codes, so any code is conformant and nothing is reported. ``DCID`` (defined) means
   the code shall come from the context group; if the group is *extensible*, a code outside it
@@ -456,7 +464,11 @@ def check(tree: Tree, report: Report) -> None:
         queue.extend(_match_children(tree, report, index, row))
 
 
-def _match_children(tree: Tree, report: Report, index: int, row: Row) -> list[tuple[int, Row]]:
+def _match_children(tree: Tree, report: Report, index: int, row: Row, dry: bool = False
+                    ) -> list[tuple[int, Row]]:
+    """Match the children of item ``index`` (which matched ``row``) against its candidate
+    rows, report what is wrong there, and return the children to descend into. ``dry``: a
+    trial for :func:`_fit` (no row labels set, no value-set checks, no nested trials)."""
     specs = specset(row)
     counts = [0] * len(specs.specs)
     matched: list[list[int]] = [[] for _ in specs.specs]
@@ -473,18 +485,27 @@ def _match_children(tree: Tree, report: Report, index: int, row: Row) -> list[tu
             candidates = specs.exact.get((rel, vt, concept[1], concept[0]))
         if candidates:
             choice = candidates[0] if len(candidates) == 1 else _disambiguate(
-                tree, child, specs, candidates)
+                tree, child, specs, candidates, dry)
         else:
             candidates = specs.loose.get((rel, vt))
             if candidates:
                 choice = candidates[0]
+            elif concept is not None and (concept[1], concept[0]) in specs.by_concept:
+                # a row fixes this concept name with another value type or relationship:
+                # report it there, and count the item for that row (it is the row the
+                # producer meant; no follow-on "row absent")
+                mismatch = specs.by_concept[(concept[1], concept[0])][0]
+                _mismatch(report, child, specs.specs[mismatch], rel, vt, concept)
+                counts[mismatch] += 1
+                matched[mismatch].append(child)
+                continue
             else:
                 for wildcard in specs.wildcards:
                     if specs.specs[wildcard].rel in ("", rel):
                         choice = wildcard
                         break
         if choice < 0:
-            _unmatched(tree, report, child, specs, rel, vt, concept, row)
+            _unmatched(report, child, specs, rel, vt, concept, row)
             continue
         spec = specs.specs[choice]
         counts[choice] += 1
@@ -492,7 +513,8 @@ def _match_children(tree: Tree, report: Report, index: int, row: Row) -> list[tu
         if spec.wildcard:
             continue
         target = spec.row
-        node.row = target.label
+        if not dry:
+            node.row = target.label
         if spec.max_count is not None and counts[choice] > spec.max_count:
             report.node("error", "too-many-items", child,
                         f"{target.title()} may appear at most {spec.max_count} time(s) here "
@@ -500,15 +522,21 @@ def _match_children(tree: Tree, report: Report, index: int, row: Row) -> list[tu
         if target.by_reference and node.ref is None:
             report.node("error", "wrong-relationship", child,
                         f"{target.label} requires a by-reference {target.rel} relationship")
-        _check_concept_set(tree, report, child, target)
-        _check_value_set(tree, report, child, target)
+        if not dry:
+            _check_concept_set(tree, report, child, target)
+            _check_value_set(tree, report, child, target)
         if node.ref is None and (target.children or node.children):
             descend.append((child, target))
     _requirements(tree, report, index, specs, counts, matched, row.template)
     return descend
 
 
-def _disambiguate(tree: Tree, child: int, specs: SpecSet, candidates: list[int]) -> int:
+def _disambiguate(tree: Tree, child: int, specs: SpecSet, candidates: list[int],
+                  dry: bool = False) -> int:
+    """The row, among ``candidates`` that all fix the child's concept name, that it follows:
+    the template its Content Template Sequence names; else the row under which its own
+    children fit with the fewest errors (one level, :func:`_fit`), then the one whose
+    distinctive rows match more of them, then the one with fewer mandatory rows."""
     declared, _resource = tree.template_id(child)
     if declared is not None:
         for candidate in candidates:
@@ -529,35 +557,48 @@ def _disambiguate(tree: Tree, child: int, specs: SpecSet, candidates: list[int])
     shared = candidate_keys[0]
     for own in candidate_keys[1:]:
         shared = shared & own
-    best = candidates[-1]
-    best_score = (-1, 0)
+    ranked: list[tuple[tuple[int, int], int]] = []
     for candidate, own in zip(candidates, candidate_keys, strict=True):
         score = len((own - shared) & child_keys)
         mandatory = sum(1 for s in specset(specs.specs[candidate].row).specs
                         if s.row.requirement in ("M", "MC"))
-        rank = (score, -mandatory)
-        if rank > best_score:
-            best, best_score = candidate, rank
+        ranked.append(((score, -mandatory), candidate))
+    ranked.sort(key=lambda entry: entry[0], reverse=True)  # stable: earlier rows win ties
+    if dry:
+        return ranked[0][1]
+    best, fewest = ranked[0][1], -1
+    for _rank, candidate in ranked:  # the first that fits without errors, else the best fit
+        problems = _fit(tree, child, specs.specs[candidate].row)
+        if fewest < 0 or problems < fewest:
+            best, fewest = candidate, problems
+        if not problems:
+            break
     return best
 
 
-def _unmatched(tree: Tree, report: Report, child: int, specs: SpecSet, rel: str, vt: str,
+def _fit(tree: Tree, index: int, row: Row) -> int:
+    """How many errors item ``index``'s children would get if it followed ``row``."""
+    trial = Report()
+    _match_children(tree, trial, index, row, dry=True)
+    return trial.count("error")
+
+
+def _mismatch(report: Report, child: int, spec: Spec, rel: str, vt: str, concept: Code
+              ) -> None:
+    """The item has the concept name a row fixes, with another value type or relationship."""
+    wanted = spec.row
+    if wanted.vt != vt:
+        report.node("error", "wrong-value-type", child,
+                    f"{describe(concept)} is {wanted.vt} in {wanted.label}, not {vt}",
+                    f" [{wanted.label}]")
+    else:
+        report.node("error", "wrong-relationship", child,
+                    f"{describe(concept)} has relationship {spec.rel or '(none)'} with its "
+                    f"parent in {wanted.label}, not {rel or '(none)'}", f" [{wanted.label}]")
+
+
+def _unmatched(report: Report, child: int, specs: SpecSet, rel: str, vt: str,
                concept: Code | None, parent_row: Row) -> None:
-    if concept is not None:
-        same = specs.by_concept.get((concept[1], concept[0]))
-        if same:
-            spec = specs.specs[same[0]]
-            wanted = spec.row
-            if wanted.vt != vt:
-                report.node("error", "wrong-value-type", child,
-                            f"{describe(concept)} is {wanted.vt} in {wanted.label}, not {vt}",
-                            f" [{wanted.label}]")
-            else:
-                report.node("error", "wrong-relationship", child,
-                            f"{describe(concept)} has relationship {spec.rel or '(none)'} with "
-                            f"its parent in {wanted.label}, not {rel or '(none)'}",
-                            f" [{wanted.label}]")
-            return
     if not specs.extensible:
         report.node("error", "unexpected-item", child,
                     f"{rel} {vt} {describe(concept)} matches no row below {parent_row.label}, "

@@ -82,6 +82,10 @@ class Report:
     def has(self, code: str) -> bool:
         return any(entry[1] == code for entry in self._entries)
 
+    def count(self, severity: Severity) -> int:
+        """How many issues of ``severity`` were reported so far."""
+        return sum(1 for entry in self._entries if entry[0] == severity)
+
     def render(self, tree: Tree | None) -> list[Issue]:
         issues: list[Issue] = []
         seen: set[tuple[str, str, str]] = set()
@@ -341,6 +345,51 @@ def _conditions(node: Node, parsed: Parsed) -> Callable[[str, Item], bool | None
     return condition
 
 
-def references_instances(tree: Tree) -> bool:
-    """True if the content tree references other instances (IMAGE, COMPOSITE, WAVEFORM)."""
-    return any(node.vt in _REFERENCE_VTS for node in tree.nodes)
+def check_evidence(tree: Tree, report: Report) -> bool:
+    """Every instance the content tree references is listed as evidence; True if one of them
+    belongs to the current Requested Procedure (the condition of (0040,A375)).
+
+    PS3.3 C.17.2.3: the Current Requested Procedure Evidence Sequence (0040,A375) lists "all
+    current evidence referenced in the Content Tree" and the Pertinent Other Evidence Sequence
+    (0040,A385) "all other evidence", so an instance that a by-value IMAGE, COMPOSITE or
+    WAVEFORM item references and that neither lists is a ``missing-required`` at that item
+    (dciodvfy reports the same). A referenced instance belongs to the current Requested
+    Procedure unless the document lists it in (0040,A385), which C.17.2.3 reserves for the
+    evidence of other Requested Procedures; the Study Instance UID does not decide it (a study
+    can hold several Requested Procedures, and producers do list same-study instances in
+    (0040,A385)).
+    """
+    parsed = tree.parsed
+    current = _evidence(parsed, tags.CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE)
+    other = _evidence(parsed, tags.PERTINENT_OTHER_EVIDENCE_SEQUENCE)
+    of_current_procedure = False
+    for node in tree.nodes:
+        if node.vt not in _REFERENCE_VTS or node.ref is not None:
+            continue
+        references = parsed.items(node.item, tags.REFERENCED_SOP_SEQUENCE)
+        uid = parsed.text(references[0], tags.REFERENCED_SOP_INSTANCE_UID) \
+            if references else None
+        if uid is None:
+            continue  # the content-item rules report the missing reference
+        if uid not in other:
+            of_current_procedure = True
+        if uid not in current and uid not in other:
+            report.node("error", "missing-required", node.index,
+                        f"ReferencedSOPSequence[1]: the referenced instance {uid} is listed "
+                        "in neither the Current Requested Procedure Evidence Sequence "
+                        "(0040,A375) nor the Pertinent Other Evidence Sequence (0040,A385) "
+                        "(PS3.3 C.17.2.3: every instance the content tree references is "
+                        "listed as evidence)")
+    return of_current_procedure
+
+
+def _evidence(parsed: Parsed, sequence: int) -> frozenset[str]:
+    """SOP Instance UIDs a Hierarchical SOP Instance Reference sequence lists (PS3.3 C.17-3)."""
+    found: set[str] = set()
+    for study in parsed.items(parsed.dataset, sequence):
+        for series in parsed.items(study, tags.REFERENCED_SERIES_SEQUENCE):
+            for instance in parsed.items(series, tags.REFERENCED_SOP_SEQUENCE):
+                uid = parsed.text(instance, tags.REFERENCED_SOP_INSTANCE_UID)
+                if uid is not None:
+                    found.add(uid)
+    return frozenset(found)
