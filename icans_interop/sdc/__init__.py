@@ -10,16 +10,16 @@
 
 from __future__ import annotations
 
-from icans_interop.sdc.calculate import calculate
 from icans_interop.sdc.extract import read, read_located
 from icans_interop.sdc.prefill import write
-from icans_interop.sdc.questionnaire import (
+from icans_interop.sdc.questionnaire_writer import (
     QUESTIONNAIRE_URL,
     Version,
     canonical,
     questionnaire,
     to_json,
 )
+from icans_interop.sdc.scoring import calculate
 
 __all__ = ["QUESTIONNAIRE_URL", "Version", "calculate", "canonical", "questionnaire", "read",
            "read_located", "to_json", "write"]

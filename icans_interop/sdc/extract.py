@@ -37,7 +37,7 @@ from icans_interop import fields, terminology
 from icans_interop.issues import Issue, error, information, warning
 from icans_interop.model import ICE_ITEMS, ImagingReport
 from icans_interop.sdc import form as f
-from icans_interop.sdc.questionnaire import QUESTIONNAIRE_URL
+from icans_interop.sdc.questionnaire_writer import QUESTIONNAIRE_URL
 
 JsonDict = dict[str, Any]
 Locator = Callable[[str], str]
@@ -91,6 +91,12 @@ class _Reader:
         self.where: dict[str, str] = {}
         self.terms = terminology.load()
         self.count = 0
+        #: linkIds with an answer that was rejected (reported once, not again as missing)
+        self.rejected: set[str] = set()
+        #: where each (non-repeating) group was found, to locate a missing answer
+        self.groups: dict[str, str] = {}
+        self.parents = {child.link_id: item.link_id for item in self.form.walk()
+                        for child in item.children}
 
     # -- walking ----------------------------------------------------------------------------
 
@@ -125,7 +131,9 @@ class _Reader:
                 return
             inner = _Scope(path, spec.binds, spec.pattern)
             scope.children.append(inner)
-        elif spec.type != "group":
+        elif spec.type == "group":
+            self.groups.setdefault(spec.link_id, path)
+        else:
             if not self._placed_right(spec, scope, path):
                 return
             answers = [(value, where) for value, where in self._answers(spec, raw, path)
@@ -173,8 +181,12 @@ class _Reader:
                 self.issues.append(error(
                     "invalid-value", f"{here}.{key}",
                     f"{spec.text!r} ({spec.link_id}) takes {spec.type} answers, not {key}"))
+                self.rejected.add(spec.link_id)
                 continue
-            out.append((self._decode(spec, key, answer[key], f"{here}.{key}"), f"{here}.{key}"))
+            decoded = self._decode(spec, key, answer[key], f"{here}.{key}")
+            if decoded is None:
+                self.rejected.add(spec.link_id)
+            out.append((decoded, f"{here}.{key}"))
         if len(out) > 1 and not spec.repeats:
             self.issues.append(warning(
                 "inconsistent-value", f"{path}.answer[1]",
@@ -327,12 +339,19 @@ class _Builder:
                 values.append(value)
         return values
 
+    def missing(self, link_id: str, model_path: str, why: str) -> None:
+        """Report a missing answer where it should be (unless its answer was rejected)."""
+        if link_id in self.r.rejected:
+            return
+        parent = self.r.parents.get(link_id)
+        where = self.r.where.get(model_path) or self.r.groups.get(parent or "") or ROOT
+        spec = self.r.index[link_id]
+        self.r.issues.append(error("missing-required", where,
+                                   f"{spec.text!r} ({link_id}) {why}"))
+
     def required(self, value: Any, link_id: str, model_path: str) -> Any:
         if value is None:
-            spec = self.r.index[link_id]
-            self.r.issues.append(error(
-                "missing-required", self.r.where.get(model_path, ROOT),
-                f"{spec.text!r} ({link_id}) is required and has no answer"))
+            self.missing(link_id, model_path, "is required and has no answer")
         return value
 
     def identity(self) -> tuple[JsonDict, JsonDict]:
@@ -449,11 +468,9 @@ class _Builder:
                 ice[model_field] = value
         if ice and missing:
             for key in missing:
-                spec = self.r.index[key]
-                self.r.issues.append(error(
-                    "missing-required", self.r.where.get(f"assessment.ice.{key}", ROOT),
-                    f"{spec.text!r} ({key}) has no answer while other ICE items do: the ICE is "
-                    "either done in full or not at all"))
+                self.missing(key, f"assessment.ice.{key}",
+                             "has no answer while other ICE items do: the ICE is either done "
+                             "in full or not at all")
         if ice:
             data["ice"] = ice
         for model_field, name_key, _role, repeats in _DOMAIN_FIELDS:

@@ -9,7 +9,7 @@ items of :data:`icans_interop.model.ICE_ITEMS`, the coded domains of
 :data:`icans_interop.fields.ASSESSMENT_DOMAINS` and the ASTCT domains of
 :data:`icans_interop.grading.DOMAINS`.
 
-The Questionnaire writer (:mod:`.questionnaire`), the pre-filler (:mod:`.prefill`) and the
+The Questionnaire writer (:mod:`.questionnaire_writer`), the pre-filler (:mod:`.prefill`) and the
 extractor (:mod:`.extract`) all walk this one tree, so the three cannot disagree about which
 ``linkId`` carries which model field.
 

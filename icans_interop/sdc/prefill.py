@@ -13,7 +13,7 @@ What the form cannot hold is reported, never dropped silently (issue ``not-in-fo
   in that pattern) is left out: an *error*.
 
 The computed items (ICE total, domain grades) are evaluated from the form's own FHIRPath
-(:mod:`.calculate`); the grade item holds the grade the report records.
+(:mod:`.scoring`); the grade item holds the grade the report records.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from typing import Any
 from icans_interop.issues import Issue, error, warning
 from icans_interop.model import Finding, ImagingReport, SignalObservation
 from icans_interop.sdc import form as f
-from icans_interop.sdc.calculate import calculate
-from icans_interop.sdc.questionnaire import (
+from icans_interop.sdc.questionnaire_writer import (
     Version,
     canonical,
     check,
     option_coding,
     questionnaire,
 )
+from icans_interop.sdc.scoring import calculate
 
 JsonDict = dict[str, Any]
 

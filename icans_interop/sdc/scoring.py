@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from icans_interop.sdc.questionnaire import EXT_CALCULATED, EXT_VARIABLE, FHIRPATH, Version
+from icans_interop.sdc.questionnaire_writer import EXT_CALCULATED, EXT_VARIABLE, FHIRPATH, Version
 
 JsonDict = dict[str, Any]
 Compiled = Callable[[Any, dict[str, Any]], list[Any]]
