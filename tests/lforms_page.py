@@ -268,8 +268,14 @@ class FormPage:
         return exported
 
     def screenshot(self, path: Path) -> None:
+        """The whole page, once open lists are closed and the page is back at its top (a
+        full-page capture of a page scrolled to its bottom can leave unpainted tiles)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.keyboard.press("Escape")
+        self.page.evaluate("window.scrollTo(0, 0)")
+        self.page.evaluate("new Promise(r => requestAnimationFrame(() => "
+                           "requestAnimationFrame(r)))")
+        self.page.screenshot(path=str(path), full_page=True, animations="disabled")
 
 
 def _us_date(value: dt.date) -> str:
