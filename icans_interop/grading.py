@@ -70,6 +70,14 @@ DOMAINS: tuple[tuple[str, str, Mapping[str, int] | None], ...] = (
     ("motor", "motor", MOTOR_GRADE),
     ("icp_edema", "icp_findings", ICP_GRADE),
 )
+#: How forms and reports call each domain (the consensus table's row names).
+DOMAIN_TITLES: Mapping[str, str] = MappingProxyType({
+    "ice": "ICE score",
+    "consciousness": "Depressed level of consciousness",
+    "seizure": "Seizure",
+    "motor": "Motor findings",
+    "icp_edema": "Elevated ICP / cerebral edema",
+})
 
 
 def ice_score(items: IceItems) -> int:

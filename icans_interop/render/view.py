@@ -18,16 +18,6 @@ from icans_interop.model import ICE_ITEMS, Finding, ImagingReport
 #: Short names of code systems the DICOM scheme table does not name.
 _SYSTEM_NAMES: Final = {terminology.HPO: "HPO", terminology.ICD10CM: "ICD-10-CM"}
 _SEX: Final = {"M": "male", "F": "female", "O": "other"}
-#: How each ASTCT domain is called in the report.
-DOMAIN_TITLES: Final = {
-    "ice": "ICE score",
-    "consciousness": "Depressed level of consciousness",
-    "seizure": "Seizure",
-    "motor": "Motor findings",
-    "icp_edema": "Elevated ICP / cerebral edema",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Code:
     """One coding, as the appendix and the hover text show it."""
@@ -195,12 +185,12 @@ def _assessment(report: ImagingReport, t: _Terms) -> AssessmentView | None:
             keys = raw if isinstance(raw, tuple) else (raw,)
             terms = tuple(t.term(k) for k in keys)
             value = "none" if not terms else ""
-        rows.append(DomainRow(DOMAIN_TITLES[name], value, terms, grades[name],
+        rows.append(DomainRow(grading.DOMAIN_TITLES[name], value, terms, grades[name],
                               grades[name] == result.grade and result.grade > 0))
     return AssessmentView(
         assessed_at=_when(assessment.assessed_at), ice_items=items, ice_total=result.ice_score,
         domains=tuple(rows), signs=tuple(t.term(k) for k in assessment.signs),
-        grade=result.grade, driving=tuple(DOMAIN_TITLES[d] for d in result.driving_domains))
+        grade=result.grade, driving=tuple(grading.DOMAIN_TITLES[d] for d in result.driving_domains))
 
 
 def _grade_note(report: ImagingReport, view: AssessmentView | None) -> str | None:

@@ -78,10 +78,6 @@ class _Scope:
     questions: dict[str, list[_Question]] = field(default_factory=dict)
     children: list[_Scope] = field(default_factory=list)
 
-    def first(self, link_id: str) -> _Question | None:
-        found = self.questions.get(link_id)
-        return found[0] if found else None
-
 
 class _Reader:
     def __init__(self) -> None:
@@ -146,13 +142,21 @@ class _Reader:
                 if isinstance(answer, dict) and "item" in answer:
                     self.walk(answer["item"], f"{path}.answer[{j}].item", inner, depth + 1)
 
+    @staticmethod
+    def _home(spec: f.FormItem) -> tuple[str, str | None]:
+        """The (kind, pattern) of the group instance an item must sit in."""
+        if spec.binds == "finding":
+            return "root", None
+        if spec.binds == "signal":
+            return "finding", spec.pattern
+        head = spec.binds.partition(".")[0]
+        if head in ("finding", "signal"):  # finding.sites, signal.value...
+            return head, spec.pattern
+        return "root", None
+
     def _placed_right(self, spec: f.FormItem, scope: _Scope, path: str) -> bool:
         """Whether ``spec`` sits in the group instance it belongs to (else warn and skip)."""
-        head = spec.binds.partition(".")[0]
-        wanted = {"finding": ("root", None), "signal": ("finding", spec.pattern)}.get(
-            spec.binds) or {"finding": ("finding", spec.pattern),
-                            "signal": ("signal", spec.pattern)}.get(head, ("root", None))
-        if (scope.kind, scope.pattern) != wanted:
+        if (scope.kind, scope.pattern) != self._home(spec):
             self.issues.append(warning(
                 "misplaced-item", path,
                 f"{spec.text!r} ({spec.link_id}) is not inside the group it belongs to; "

@@ -315,7 +315,7 @@ def _assessment(expressions: dict[str, str]) -> FormItem:
                      type="integer", binds="computed.ice_total", read_only=True,
                      code_key=fields.ICE_SCORE_KEY, min_value=0, max_value=grading.ICE_MAX,
                      calculated=expressions[ICE_TOTAL]),
-            *(FormItem(link_id=domain_grade_id(name), text=f"Grade of the {_DOMAIN_TEXT[name]}",
+            *(FormItem(link_id=domain_grade_id(name), text=f"{grading.DOMAIN_TITLES[name]}: grade",
                        type="integer", binds=f"computed.domain.{name}", read_only=True,
                        min_value=0, max_value=4, calculated=expressions[domain_grade_id(name)])
               for name, _field, _table in grading.DOMAINS)))
@@ -333,16 +333,6 @@ def _assessment(expressions: dict[str, str]) -> FormItem:
         children=(FormItem(link_id=PERFORMED, text="Neurological assessment performed",
                            type="boolean", binds="assessment.performed"),
                   details, grade))
-
-
-#: How each ASTCT domain is called on the form.
-_DOMAIN_TEXT: Final = {
-    "ice": "ICE score domain",
-    "consciousness": "depressed level of consciousness domain",
-    "seizure": "seizure domain",
-    "motor": "motor findings domain",
-    "icp_edema": "elevated ICP / cerebral edema domain",
-}
 
 
 def _sign_options() -> tuple[str, ...]:
