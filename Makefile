@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[render]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,render]'
 	touch $@ $(VENV)/.installed-run
 
 ## run: install and run the main job on the bundled example case
@@ -26,6 +26,11 @@ run: $(VENV)/.installed-run
 	$(BIN)/icans-interop report $(CASE) --fhir $(OUT)/example-r5.json --fhir-version R5
 	$(BIN)/icans-interop validate $(OUT)/example-sr.dcm $(OUT)/example-r4.json
 	$(BIN)/icans-interop validate $(OUT)/example-r5.json
+	$(BIN)/icans-interop template -o $(OUT)/questionnaire-r4.json
+	$(BIN)/icans-interop template --prefill $(CASE) -o $(OUT)/example-response.json
+	$(BIN)/icans-interop extract $(OUT)/example-response.json --to sr -o $(OUT)/example-from-form-sr.dcm
+	$(BIN)/icans-interop render $(CASE) -o $(OUT)/example-report.html
+	$(BIN)/icans-interop render $(CASE) --format pdf -o $(OUT)/example-report.pdf
 
 ## test: install with test extras, lint, type-check and run the whole suite
 test: $(VENV)/.installed-test lint typecheck

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -392,6 +392,179 @@ def terminology(out_dir: Annotated[Path, typer.Option("--out", help="Output fold
 
     for path in terminology_export.export(out_dir):
         out.print(f"wrote {path}")
+
+
+# --- structured reporting form (SDC) and the human-readable report ---------------------------
+
+
+class TemplateFormat(StrEnum):
+    questionnaire = "questionnaire"
+
+
+class ExtractTarget(StrEnum):
+    case = "case"
+    sr = "sr"
+    fhir = "fhir"
+
+
+class RenderFormat(StrEnum):
+    html = "html"
+    pdf = "pdf"
+
+
+def _read_report(path: Path) -> ImagingReport:
+    """A case file, SR, FHIR bundle or QuestionnaireResponse as a report, or exit 1/2."""
+    from icans_interop import sniff
+
+    kind = sniff.kind_of_path(path)
+    if kind == "unreadable":
+        raise fail(f"{path}: cannot read")
+    if kind == "fhir" and _is_questionnaire_response(path):
+        from icans_interop import sdc
+
+        report_, issues = sdc.read(path)
+    else:
+        report_, issues = _read_any(path, kind)
+    for issue in issues:
+        err.print(f"{path}: {issue}")
+    if report_ is None:
+        raise fail(f"{path}: could not be read into a report", EXIT_INVALID)
+    return report_
+
+
+def _is_questionnaire_response(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("resourceType") == "QuestionnaireResponse"
+
+
+def _emit(output: Path | None, text: str) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(output, text)
+        out.print(f"wrote {output}")
+
+
+def _gate(label: str, issues: list[Issue] | tuple[Issue, ...], force: bool) -> None:
+    """Print issues; on an error exit 1 before anything is written, unless forced."""
+    for issue in issues:
+        err.print(f"{label}: {issue}")
+    if any(i.severity == "error" for i in issues):
+        if not force:
+            raise fail(f"{label}: errors found; nothing written (--force writes anyway)",
+                       EXIT_INVALID)
+        err.print(f"{label}: written despite errors (--force)")
+
+
+@app.command()
+def template(
+    fmt: Annotated[TemplateFormat, typer.Option("--format", help="Template format.")] =
+    TemplateFormat.questionnaire,
+    output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                help="Output file (default: stdout).")] = None,
+    fhir_version: Annotated[FhirVersion, typer.Option(help="FHIR version.")] = FhirVersion.R4,
+    prefill: Annotated[Path | None, typer.Option(
+        help="Write a QuestionnaireResponse pre-filled from this case, SR or FHIR bundle.")]
+    = None,
+    force: Annotated[bool, typer.Option(help="Write even when the report has values the form "
+                                             "cannot hold.")] = False,
+) -> None:
+    """Write the SDC Questionnaire generated from the knowledge entry (or a pre-filled response)."""
+    from icans_interop import sdc
+
+    version: Literal["R4", "R5"] = "R5" if fhir_version is FhirVersion.R5 else "R4"
+    if prefill is None:
+        _emit(output, sdc.to_json(sdc.questionnaire(version)))
+        return
+    report_ = _read_report(prefill)
+    response, issues = sdc.write(report_, version)
+    _gate(str(prefill), issues, force)
+    _emit(output, sdc.to_json(response))
+
+
+@app.command()
+def extract(
+    response: Annotated[Path, typer.Argument(help="A filled QuestionnaireResponse (JSON).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
+    to: Annotated[ExtractTarget, typer.Option(help="What to write.")] = ExtractTarget.case,
+    fhir_version: Annotated[FhirVersion, typer.Option(help="FHIR version.")] = FhirVersion.R4,
+    sop_class: Annotated[SopClass, typer.Option(help="SR SOP class.")] =
+    SopClass.comprehensive_3d,
+    force: Annotated[bool, typer.Option(help="Write even when validation finds errors.")] =
+    False,
+) -> None:
+    """A filled form (QuestionnaireResponse) as a case file, DICOM SR or FHIR Bundle.
+
+    What is about to be written is validated first (profile icans): on an error nothing is
+    written and the exit status is 1.
+    """
+    from icans_interop import sdc
+
+    report_, issues, locate = sdc.read_located(response)
+    for issue in issues:
+        err.print(f"{response}: {issue}")
+    if any(i.code in ("unreadable", "too-large", "too-deep") for i in issues):
+        raise fail(f"{response}: unreadable", EXIT_UNREADABLE)
+    if report_ is None:
+        raise fail(f"{response}: could not be read into a report; nothing written", EXIT_INVALID)
+    label = str(output)
+    if to is ExtractTarget.case:
+        from icans_interop.validation.semantic import check_report
+
+        _gate(label, check_report(report_, locate), force)
+        data = report_.model_dump(mode="json", exclude_none=True)
+        write_text_atomic(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    elif to is ExtractTarget.sr:
+        from icans_interop import dicom
+        from icans_interop.validation.sr import validate_sr
+
+        try:
+            encoded = dicom.to_bytes(dicom.write(report_, sop_class=sop_class.value))
+        except ValueError as exc:  # EncodingError: a value DICOM cannot carry
+            raise fail(f"cannot write the SR: {exc}", EXIT_INVALID) from None
+        _gate(label, validate_sr(encoded, "icans", file_label=label).issues, force)
+        with atomic_output(output) as tmp:
+            tmp.write_bytes(encoded)
+    else:
+        from icans_interop import fhir
+        from icans_interop.validation.fhir import validate_fhir
+
+        text = fhir.write_json(report_, version=fhir_version.value)
+        _gate(label, validate_fhir(text, fhir_version.value, "icans",
+                                   file_label=label).issues, force)
+        write_text_atomic(output, text)
+    out.print(f"wrote {output}")
+
+
+@app.command()
+def render(
+    source: Annotated[Path, typer.Argument(
+        help="A case file, DICOM SR, FHIR bundle or QuestionnaireResponse.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
+    fmt: Annotated[RenderFormat, typer.Option("--format", help="Output format.")] =
+    RenderFormat.html,
+    force: Annotated[bool, typer.Option(help="Write even when the record has errors.")] =
+    False,
+) -> None:
+    """The human-readable report (HTML, or PDF via WeasyPrint) a clinician reads."""
+    from icans_interop import render as rendering
+    from icans_interop.validation.semantic import check_report
+
+    report_ = _read_report(source)
+    _gate(str(source), check_report(report_), force)
+    if fmt is RenderFormat.html:
+        write_text_atomic(output, rendering.html(report_))
+    else:
+        try:
+            document = rendering.pdf(report_)
+        except rendering.PdfUnavailableError as exc:
+            raise fail(str(exc)) from None
+        with atomic_output(output) as tmp:
+            tmp.write_bytes(document)
+    out.print(f"wrote {output}")
 
 
 def _guard(func: Callable[[], T]) -> T:

@@ -50,6 +50,34 @@ ICP_GRADE: Mapping[str, int] = MappingProxyType({
 })
 
 ICE_MAX = 10
+#: ICE score bands, best first: (lowest score of the band, grade). 10 is grade 0, 7-9 grade 1,
+#: 3-6 grade 2, 0-2 grade 3.
+ICE_BANDS: tuple[tuple[int, int], ...] = ((10, 0), (7, 1), (3, 2), (0, 3))
+#: The level of consciousness at which a patient cannot perform the ICE, and the ICE-domain grade
+#: that follows when the score is 0 or the ICE was not done.
+UNAROUSABLE = "unarousable"
+UNAROUSABLE_ICE_GRADE = 4
+#: ICE-domain grade when the ICE was not done and the patient is arousable.
+ICE_NOT_DONE_GRADE = 0
+
+#: The five ASTCT domains in report order, each with the NeuroAssessment field it grades and
+#: its table (None for the ICE domain, graded by :data:`ICE_BANDS`). ``icp_findings`` repeats:
+#: its domain grade is the highest of its findings (0 when none).
+DOMAINS: tuple[tuple[str, str, Mapping[str, int] | None], ...] = (
+    ("ice", "ice", None),
+    ("consciousness", "consciousness", CONSCIOUSNESS_GRADE),
+    ("seizure", "seizure", SEIZURE_GRADE),
+    ("motor", "motor", MOTOR_GRADE),
+    ("icp_edema", "icp_findings", ICP_GRADE),
+)
+#: How forms and reports call each domain (the consensus table's row names).
+DOMAIN_TITLES: Mapping[str, str] = MappingProxyType({
+    "ice": "ICE score",
+    "consciousness": "Depressed level of consciousness",
+    "seizure": "Seizure",
+    "motor": "Motor findings",
+    "icp_edema": "Elevated ICP / cerebral edema",
+})
 
 
 def ice_score(items: IceItems) -> int:
@@ -58,25 +86,18 @@ def ice_score(items: IceItems) -> int:
 
 
 def ice_grade(score: int | None, *, unarousable: bool) -> int:
-    """Grade of the ICE domain.
+    """Grade of the ICE domain, from :data:`ICE_BANDS`.
 
-    10 is grade 0, 7-9 grade 1, 3-6 grade 2, 0-2 grade 3. A patient who cannot perform the
-    ICE because they are unarousable (score 0 or not done) is grade 4; an awake patient with
-    ICE 0 (e.g. global aphasia) stays grade 3.
+    A patient who cannot perform the ICE because they are unarousable (score 0 or not done) is
+    grade 4; an awake patient with ICE 0 (e.g. global aphasia) stays grade 3.
     """
     if unarousable and (score is None or score == 0):
-        return 4
+        return UNAROUSABLE_ICE_GRADE
     if score is None:
-        return 0
+        return ICE_NOT_DONE_GRADE
     if not 0 <= score <= ICE_MAX:
         raise ValueError(f"ICE score {score} is outside 0-{ICE_MAX}")
-    if score == ICE_MAX:
-        return 0
-    if score >= 7:
-        return 1
-    if score >= 3:
-        return 2
-    return 3
+    return next(grade for lowest, grade in ICE_BANDS if score >= lowest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +117,18 @@ class GradeResult:
 
 
 def compute_grade(assessment: NeuroAssessment) -> GradeResult:
-    """ASTCT ICANS grade 0-4 of an assessment: the maximum over the five domains."""
+    """ASTCT ICANS grade 0-4 of an assessment: the maximum over the five :data:`DOMAINS`."""
     score = ice_score(assessment.ice) if assessment.ice is not None else None
-    unarousable = assessment.consciousness == "unarousable"
-    domains = (
-        ("ice", ice_grade(score, unarousable=unarousable)),
-        ("consciousness", CONSCIOUSNESS_GRADE[assessment.consciousness]),
-        ("seizure", SEIZURE_GRADE[assessment.seizure]),
-        ("motor", MOTOR_GRADE[assessment.motor]),
-        ("icp_edema", max((ICP_GRADE[f] for f in assessment.icp_findings), default=0)),
-    )
-    return GradeResult(grade=max(g for _, g in domains), ice_score=score, domains=domains)
+    unarousable = assessment.consciousness == UNAROUSABLE
+    domains: list[tuple[str, int]] = []
+    for name, field, table in DOMAINS:
+        if table is None:
+            domains.append((name, ice_grade(score, unarousable=unarousable)))
+            continue
+        value = getattr(assessment, field)
+        values = value if isinstance(value, tuple) else (value,)
+        domains.append((name, max((table[v] for v in values), default=0)))
+    return GradeResult(grade=max(g for _, g in domains), ice_score=score, domains=tuple(domains))
 
 
 def icd10cm_key(grade: int | None) -> str:

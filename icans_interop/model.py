@@ -317,7 +317,7 @@ def _with_identifiers(study_uid: str, findings: list[Any] | tuple[Any, ...]) -> 
         if isinstance(tracking_id, str) and tracking_id.strip():
             identity = "id:" + tracking_id.strip()
         else:
-            content = json.dumps({k: finding.get(k) for k in _CONTENT_FIELDS},
+            content = json.dumps({k: _unordered(finding.get(k)) for k in _CONTENT_FIELDS},
                                  sort_keys=True, default=str)
             identity = "content:" + content
         occurrence = seen.get(identity, 0)
@@ -337,6 +337,14 @@ class SrInstance(NamedTuple):
     series_uid: str
     instance_uid: str
     sop_class_uid: str
+
+
+def _unordered(value: Any) -> Any:
+    """A list field of a finding as a sorted list: the same sites, qualifiers or signals in
+    another order are the same finding (forms and other producers do not keep the order)."""
+    if isinstance(value, list | tuple):
+        return sorted((json.dumps(v, sort_keys=True, default=str) for v in value))
+    return value
 
 
 def report_uids(report: ImagingReport, sop_class_uid: str,

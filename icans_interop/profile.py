@@ -28,6 +28,15 @@ class PatternRules:
     qualifiers: frozenset[str]
     sequence_signals: frozenset[tuple[str, str]]
     region_paths: tuple[tuple[str, ...], ...]
+    #: The same qualifiers and (sequence, signal) pairs in the order the entry lists them (forms
+    #: and reports show them in that order; the frozensets above answer membership).
+    qualifier_order: tuple[str, ...] = ()
+    sequence_signal_order: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def site_order(self) -> tuple[str, ...]:
+        """The finding sites in the order the entry's region paths first name them."""
+        return tuple(dict.fromkeys(key for path in self.region_paths for key in path))
 
 
 def _resolve(text: str, *roles: str) -> str:
@@ -44,14 +53,17 @@ def resolve_pattern(pattern: knowledge.ImagingPattern) -> PatternRules:
     """Resolve every word of one pattern block to concept keys."""
     paths = tuple(tuple(_resolve(part, "anatomy") for part in region.parts)
                   for region in pattern.regions)
+    qualifiers = tuple(dict.fromkeys(_resolve(q, *_QUALIFIER_ROLES) for q in pattern.qualifiers))
+    pairs = tuple(dict.fromkeys((_resolve(p.sequence, "mr_sequence"), _resolve(p.signal, "signal"))
+                                for p in pattern.sequence_signals))
     return PatternRules(
         pattern=_resolve(pattern.name, "pattern"),
         sites=frozenset(key for path in paths for key in path),
-        qualifiers=frozenset(_resolve(q, *_QUALIFIER_ROLES) for q in pattern.qualifiers),
-        sequence_signals=frozenset((_resolve(p.sequence, "mr_sequence"),
-                                    _resolve(p.signal, "signal"))
-                                   for p in pattern.sequence_signals),
+        qualifiers=frozenset(qualifiers),
+        sequence_signals=frozenset(pairs),
         region_paths=paths,
+        qualifier_order=qualifiers,
+        sequence_signal_order=pairs,
     )
 
 

@@ -27,6 +27,7 @@ import contextlib
 import ctypes
 import functools
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -700,3 +701,41 @@ def orthanc_store_and_fetch(sr_bytes: bytes) -> bytes:
     """Start a private Orthanc, store the file, fetch it back, and stop the server."""
     with OrthancServer() as server:
         return server.store_and_fetch(sr_bytes)
+
+
+# ---------------------------------------------------------------------------------------------
+# LHC-Forms (npm lforms, tools/lforms) in headless Debian Chromium, driven by Playwright
+
+LFORMS_DIR = REPO_ROOT / "tools" / "lforms" / "node_modules" / "lforms" / "dist" / "lforms"
+#: Flags that let Debian's Chromium run headless here (no sandbox, no network side traffic).
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+)
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium (never a browser downloaded by Playwright)."""
+    for name in ("chromium", "chromium-browser"):
+        found = _tool(name)
+        if found:
+            return found
+    return None
+
+
+def skip_reason_lforms() -> str | None:
+    """None when LHC-Forms can be loaded into Chromium through Playwright."""
+    if importlib.util.find_spec("playwright") is None:
+        return "Python package playwright not installed (pip install -e '.[test]')"
+    if chromium_path() is None:
+        return "chromium not installed (apt-get install chromium)"
+    if not (LFORMS_DIR / "webcomponent" / "lhc-forms.js").is_file():
+        return ("tools/lforms/node_modules missing (run: npm install --no-audit --no-fund in "
+                "tools/lforms)")
+    return None
+
+
+def lforms_version() -> str:
+    """The installed lforms version (tools/lforms pins it)."""
+    package = LFORMS_DIR.parent.parent / "package.json"
+    return str(json.loads(package.read_text("utf-8"))["version"])
