@@ -343,7 +343,7 @@ def _unordered(value: Any) -> Any:
     """A list field of a finding as a sorted list: the same sites, qualifiers or signals in
     another order are the same finding (forms and other producers do not keep the order)."""
     if isinstance(value, list | tuple):
-        return sorted((json.dumps(v, sort_keys=True, default=str) for v in value))
+        return sorted(json.dumps(v, sort_keys=True, default=str) for v in value)
     return value
 
 
