@@ -210,7 +210,8 @@ class Gateway:
         handlers: list[Any] = [
             (evt.EVT_C_STORE, self._on_store), (evt.EVT_DATA_RECV, self._on_data),
             (evt.EVT_RELEASED, self._on_end), (evt.EVT_ABORTED, self._on_end),
-            (evt.EVT_CONN_CLOSE, self._on_end), (evt.EVT_REJECTED, self._on_rejected)]
+            (evt.EVT_CONN_CLOSE, self._on_end), (evt.EVT_REJECTED, self._on_rejected),
+            (evt.EVT_ACCEPTED, self._on_accepted)]
         listen = self.config.listen
         server = ae.start_server((listen.host, listen.port), block=False, evt_handlers=handlers)
         self.log("listening", address=str(listen))
@@ -272,6 +273,13 @@ class Gateway:
     def _on_end(self, event: Event) -> None:
         with self._lock:
             self._received.pop(id(event.assoc), None)
+
+    def _on_accepted(self, event: Event) -> None:
+        requestor = event.assoc.requestor
+        self.log("association", calling_aet=requestor.ae_title,
+                 peer=f"{requestor.address}:{requestor.port}",
+                 contexts=len(event.assoc.accepted_contexts),
+                 rejected_contexts=len(event.assoc.rejected_contexts))
 
     def _on_rejected(self, event: Event) -> None:
         requestor = event.assoc.requestor
