@@ -63,7 +63,7 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, every: float 
 
 
 @dataclass(frozen=True)
-class TestSR:
+class SampleSR:
     path: Path
     sop_instance_uid: str
     study_uid: str
@@ -71,12 +71,12 @@ class TestSR:
 
 
 def make_srs(count: int, folder: Path, prefix: str = "1.2.826.0.1.3680043.10.1412.77"
-             ) -> list[TestSR]:
+             ) -> list[SampleSR]:
     """``count`` distinct valid SRs written by ``dicom.write`` from the grade-3 fixture, each
     with its own patient, study and accession (so each is its own FHIR identity)."""
     folder.mkdir(parents=True, exist_ok=True)
     base = json.loads(CASE.read_text("utf-8"))
-    made: list[TestSR] = []
+    made: list[SampleSR] = []
     for number in range(count):
         case = copy.deepcopy(base)
         case["patient"]["id"] = f"MRN-T{number:05d}"
@@ -88,7 +88,7 @@ def make_srs(count: int, folder: Path, prefix: str = "1.2.826.0.1.3680043.10.141
         dataset = dicom.write(load_case(json.dumps(case)))
         path = folder / f"sr-{number:04d}.dcm"
         path.write_bytes(dicom.to_bytes(dataset))
-        made.append(TestSR(path, str(dataset.SOPInstanceUID), case["study"]["instance_uid"],
+        made.append(SampleSR(path, str(dataset.SOPInstanceUID), case["study"]["instance_uid"],
                            case["patient"]["id"]))
     return made
 
@@ -283,6 +283,7 @@ class GatewayProcess:
         self._starts = 0
 
     def start(self) -> GatewayProcess:
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
         argv = [*CLI, "gateway", "--listen", f"{GATEWAY_AET}@127.0.0.1:{GATEWAY_PORT}",
                 "--fhir", self.fhir_url, "--spool", str(self.spool),
                 "--quarantine", str(self.quarantine), "--log", str(self.log_path),

@@ -28,7 +28,7 @@ def pacs() -> Iterator[oracles.OrthancServer]:
 
 
 @pytest.fixture(scope="module")
-def srs(tmp_path_factory: pytest.TempPathFactory) -> list[netservers.TestSR]:
+def srs(tmp_path_factory: pytest.TempPathFactory) -> list[netservers.SampleSR]:
     return netservers.make_srs(5, tmp_path_factory.mktemp("srs"), "1.2.826.0.1.3680043.10.1412.81")
 
 
@@ -45,7 +45,7 @@ def _web(pacs: oracles.OrthancServer) -> str:
 
 
 def test_send_stow_rs_several_per_request_then_fetch_back(
-        pacs: oracles.OrthancServer, srs: list[netservers.TestSR], tmp_path: Path) -> None:
+        pacs: oracles.OrthancServer, srs: list[netservers.SampleSR], tmp_path: Path) -> None:
     files = [str(sr.path) for sr in srs[:3]]
     done = netservers.run_cli(pacs, ["send", *files, "--dicomweb", _web(pacs),
                                      "--batch-size", "2", "--format", "json"])
@@ -69,7 +69,7 @@ def test_send_stow_rs_several_per_request_then_fetch_back(
 
 
 def test_send_c_store(
-        pacs: oracles.OrthancServer, srs: list[netservers.TestSR]) -> None:
+        pacs: oracles.OrthancServer, srs: list[netservers.SampleSR]) -> None:
     files = [str(sr.path) for sr in srs[3:]]
     done = netservers.run_cli(pacs, ["send", *files, "--dimse",
                                      f"{pacs.aet}@127.0.0.1:{pacs.dicom_port}",
@@ -81,7 +81,7 @@ def test_send_c_store(
 
 
 def test_send_refuses_an_invalid_sr_and_exits_1(
-        pacs: oracles.OrthancServer, srs: list[netservers.TestSR], tmp_path: Path) -> None:
+        pacs: oracles.OrthancServer, srs: list[netservers.SampleSR], tmp_path: Path) -> None:
     broken = tmp_path / "broken.dcm"
     dataset = dcmread(srs[0].path)
     del dataset.ContentSequence  # TID 1500 root without content: validation errors
