@@ -184,9 +184,10 @@ if assoc.is_established:
             out["statuses"].append("0x%04X" % status.Status if status else "none")
         except Exception as exc:
             out["statuses"].append("error: %s" % type(exc).__name__)
+            out["error"] = str(exc)[:300]
         if not assoc.is_established:
             break
-    out["aborted"] = assoc.is_aborted
+    out["aborted"] = assoc.is_aborted or not assoc.is_established
     if assoc.is_established:
         assoc.release()
 print(json.dumps(out))
@@ -209,16 +210,18 @@ def _scu(pacs: oracles.OrthancServer, files: list[Path], classes: list[str],
     return answer
 
 
-def _rewrite(source: Path, target: Path, uid: str) -> Path:
+def _rewrite(source: Path, target: Path, uid: str, meta_uid: str | None = None) -> Path:
     """The SR with another SOP Instance UID (written as-is, even when it is not a UID)."""
     from pydicom import config
 
     dataset = dcmread(source)
     with config.disable_value_validation():
         dataset.SOPInstanceUID = uid
-        dataset.file_meta.MediaStorageSOPInstanceUID = uid
+        dataset.file_meta.MediaStorageSOPInstanceUID = meta_uid or uid
         buffer = io.BytesIO()
-        dataset.save_as(buffer, enforce_file_format=True)
+        # Not enforce_file_format: it would copy the data set's UID into the file meta.
+        dataset.preamble = b"\0" * 128
+        dataset.save_as(buffer, enforce_file_format=False)
     target.write_bytes(buffer.getvalue())
     return target
 
@@ -236,10 +239,16 @@ def test_hostile_senders_are_refused_and_nothing_escapes_the_spool(
         # Path-like and 200-character SOP Instance UIDs: stored under digests, then
         # quarantined (invalid UID) with an OperationOutcome; nothing outside the folders.
         escape = _rewrite(srs[0].path, tmp_path / "escape.dcm", "../../x")
-        long = _rewrite(srs[0].path, tmp_path / "long.dcm", "1." + "2" * 198)
-        answer = _scu(pacs, [escape, long], [sr_class])
-        assert answer["statuses"] == ["0x0000", "0x0000"], answer
-        wait_for(lambda: len(gateway.quarantined()) == 2, 120, "hostile UIDs quarantined")
+        answer = _scu(pacs, [escape], [sr_class])
+        assert answer["statuses"] == ["0x0000"], answer
+        wait_for(lambda: len(gateway.quarantined()) == 1, 120, "hostile UID quarantined")
+        # pynetdicom will not put a 200-character UID in a command; a hostile peer can still
+        # put one in the data set: it does not match the request, 0xA900, nothing kept.
+        long = _rewrite(srs[0].path, tmp_path / "long.dcm", "1." + "2" * 198,
+                        meta_uid="1.2.826.0.1.3680043.10.1412.87.9")
+        answer = _scu(pacs, [long], [sr_class], chunked=True)
+        assert answer["statuses"] == ["0xA900"], answer
+        assert gateway.count("received", outcome="dataset-mismatch") == 1
         for path in gateway.quarantined():
             assert len(path.stem) == 32 and set(path.stem) <= set("0123456789abcdef")
             outcome = json.loads(path.with_suffix(".json").read_text("utf-8"))
@@ -264,7 +273,7 @@ def test_hostile_senders_are_refused_and_nothing_escapes_the_spool(
         oversized = tmp_path / "oversized.dcm"
         big.save_as(oversized, enforce_file_format=True)
         answer = _scu(pacs, [oversized], [sr_class], chunked=True)
-        assert answer["aborted"] is True and answer["statuses"] != ["0x0000"], answer
+        assert answer["statuses"] == ["none"], answer  # no C-STORE response: not stored
         assert gateway.count("refused", outcome="too-large") == 1
 
         # A non-SR SOP class: its presentation context is rejected at association time.

@@ -65,6 +65,7 @@ DATASET_MISMATCH: Final = 0xA900
 CANNOT_UNDERSTAND: Final = 0xC210
 _LOG_UID_CHARS: Final = 128
 _JANITOR_PERIOD: Final = 1.0
+_UNREADABLE: Final = frozenset({"unreadable", "too-deep", "too-large"})
 
 
 class GatewayError(ValueError):
@@ -156,6 +157,7 @@ class Gateway:
         self._not_before: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._received: dict[int, int] = {}  # bytes per association since its last dataset
+        self._aborting: set[int] = set()
         self._threads: list[threading.Thread] = []
         self._server: Any = None
         self._client_factory = client_factory or self._default_client
@@ -258,21 +260,23 @@ class Gateway:
     def _on_data(self, event: Event) -> None:
         """Count what an association sends; abort it past the dataset size limit."""
         key = id(event.assoc)
+        limit = self.config.max_dataset_bytes + self.config.max_pdu + 65536
         with self._lock:
             total = self._received.get(key, 0) + len(event.data)
             self._received[key] = total
-        if total > self.config.max_dataset_bytes + self.config.max_pdu + 65536:
-            with self._lock:
-                self._received[key] = -(1 << 62)  # log and abort once
-            requestor = event.assoc.requestor
-            self.log("refused", outcome="too-large", calling_aet=requestor.ae_title,
-                     peer=f"{requestor.address}:{requestor.port}", bytes=total,
-                     limit=self.config.max_dataset_bytes)
-            event.assoc.abort(block=False)
+            if total <= limit or key in self._aborting:
+                return
+            self._aborting.add(key)  # log and abort once
+        requestor = event.assoc.requestor
+        self.log("refused", outcome="too-large", calling_aet=requestor.ae_title,
+                 peer=f"{requestor.address}:{requestor.port}", bytes=total,
+                 limit=self.config.max_dataset_bytes)
+        event.assoc.abort(block=False)
 
     def _on_end(self, event: Event) -> None:
         with self._lock:
             self._received.pop(id(event.assoc), None)
+            self._aborting.discard(id(event.assoc))
 
     def _on_accepted(self, event: Event) -> None:
         requestor = event.assoc.requestor
@@ -310,11 +314,13 @@ class Gateway:
         if size > self.config.max_dataset_bytes + 1024:
             return OUT_OF_RESOURCES, "too-large", ""
         try:
-            dataset = dcmread(path)
-            dataset.walk(lambda _ds, _elem: None)  # touch every element: truncation shows
+            dataset = dcmread(path, stop_before_pixels=True,
+                              specific_tags=["SOPClassUID", "SOPInstanceUID"])
             sop_class = str(dataset.SOPClassUID)
             sop_instance = str(dataset.SOPInstanceUID)
         except Exception:  # pydicom raises many kinds on hostile bytes
+            return CANNOT_UNDERSTAND, "malformed", ""
+        if _unreadable(path):
             return CANNOT_UNDERSTAND, "malformed", ""
         request = _store_request(event)
         if (sop_class != str(request.AffectedSOPClassUID)
@@ -466,6 +472,16 @@ class Gateway:
     def pending_count(self) -> int:
         with self._lock:
             return len(self._spooled)
+
+
+def _unreadable(path: Path) -> bool:
+    """True when the file cannot be parsed at all (truncated, garbage, too deep): the input
+    checks of the SR validator (profile ``base``), not its judgement of the content, which
+    comes later and sends a readable but invalid SR to the quarantine."""
+    from icans_interop.validation.sr import validate_sr
+
+    result = validate_sr(path, profile="base")
+    return any(i.code in _UNREADABLE for i in result.issues)
 
 
 def _store_request(event: Event) -> C_STORE:
