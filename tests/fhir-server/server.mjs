@@ -106,6 +106,9 @@ function listen() {
   });
 }
 
+// Keep the process (and its stored resources) alive while the listener is closed.
+setInterval(() => {}, 1 << 30);
+
 process.on('SIGUSR1', () => {
   server.close();
   server.closeAllConnections();
