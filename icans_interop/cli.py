@@ -467,8 +467,11 @@ def send(
     fmt: Annotated[SendFormat, typer.Option("--format", help="Output format.")] =
     SendFormat.text,
 ) -> None:
-    """Send SRs to a PACS (STOW-RS or C-STORE) or bundles to a FHIR server; exit 1 if any
-    file was refused (by validation or by the peer)."""
+    """Send SRs to a PACS (STOW-RS, C-STORE) or bundles to a FHIR server; exit 1 if refused.
+
+    Every file is validated first; one with errors is not sent. A file counts as refused
+    when validation or the peer refused it.
+    """
     if sum(x is not None for x in (dicomweb, dimse, fhir_url)) != 1:
         raise fail("give exactly one of --dicomweb, --dimse and --fhir")
     missing = [p for p in files if not p.is_file()]
@@ -603,8 +606,11 @@ def gateway(
     token_env: TokenEnv = None,
     token_file: TokenFile = None,
 ) -> None:
-    """Receive SRs over DICOM (C-STORE), validate, convert and POST them to a FHIR server;
-    nothing acknowledged is lost (spool), nothing invalid is sent (quarantine)."""
+    """Run the SR-to-FHIR gateway: C-STORE in, validate, convert, POST to the EHR.
+
+    Nothing acknowledged is lost (spool, drained on start); nothing invalid is sent
+    (quarantine, with an OperationOutcome). SIGTERM stops it gracefully.
+    """
     from icans_interop.net import dimse as dimse_net
     from icans_interop.net.gateway import Gateway, GatewayConfig, GatewayError
     from icans_interop.net.spool import SpoolError
