@@ -276,7 +276,10 @@ class Gateway:
     def _on_end(self, event: Event) -> None:
         with self._lock:
             self._received.pop(id(event.assoc), None)
-            self._aborting.discard(id(event.assoc))
+            # The reader may still drain PDUs already on the wire after an abort: forget the
+            # association only when its connection is closed, so it is refused once.
+            if event.event is evt_conn_close():
+                self._aborting.discard(id(event.assoc))
 
     def _on_accepted(self, event: Event) -> None:
         requestor = event.assoc.requestor
@@ -472,6 +475,12 @@ class Gateway:
     def pending_count(self) -> int:
         with self._lock:
             return len(self._spooled)
+
+
+def evt_conn_close() -> Any:
+    from pynetdicom import evt
+
+    return evt.EVT_CONN_CLOSE
 
 
 def _unreadable(path: Path) -> bool:
