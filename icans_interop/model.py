@@ -99,6 +99,17 @@ class RoleKey:
                 "description": f"concept key of role {self.role!r}"}
 
 
+def _person_name(value: str) -> str:
+    """A person name (DICOM PN form, ``Family^Given``) without trailing, insignificant
+    component and group delimiters: ``Doe^`` is ``Doe`` (PS3.5 6.2.1.1)."""
+    value = "=".join(group.rstrip("^ ") for group in value.split("=")).rstrip("=")
+    if not value:
+        raise ValueError("a person name needs at least one component")
+    return value
+
+
+PersonName = Annotated[str, Field(max_length=64), AfterValidator(_person_name)]
+
 AnatomyKey = Annotated[str, RoleKey("anatomy")]
 PatternKey = Annotated[str, RoleKey("pattern")]
 SequenceKey = Annotated[str, RoleKey("mr_sequence")]
@@ -146,7 +157,7 @@ class Study(BaseModel):
     date: dt.date
     time: dt.time | None = None
     description: Annotated[str, Field(max_length=64)] | None = None
-    referring_physician: Annotated[str, Field(max_length=64)] | None = None
+    referring_physician: PersonName | None = None
 
 
 class SignalObservation(BaseModel):
@@ -238,7 +249,7 @@ class VerifyingObserver(BaseModel):
     General module): without it the report can be written to FHIR but not to DICOM."""
 
     model_config = _FROZEN
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: PersonName
     organization: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
@@ -267,7 +278,7 @@ class ImagingReport(BaseModel):
     procedure: ProcedureKey = "mr_brain"
     findings: tuple[Finding, ...] = ()
     impression: Annotated[str, Field(max_length=10240)] | None = None
-    observer_name: Annotated[str, Field(max_length=64)] | None = None
+    observer_name: PersonName | None = None
     assessment: NeuroAssessment | None = None
     icans_grade: Annotated[int, Field(ge=0, le=5)] | None = None
     status: ReportStatus = "preliminary"

@@ -17,9 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from icans_interop.issues import Issue
-from icans_interop.model import ImagingReport
+from icans_interop.model import ImagingReport, SrInstance
+
+#: Reader issue codes that mean "this part of the source is not in the report".
+SKIPPED_CODES: Final = frozenset({"ignored-item", "unknown-code", "misplaced-item",
+                                  "wrong-role", "unresolved-reference", "unknown-item"})
 
 
 class Provenance(Mapping[str, str]):
@@ -75,14 +80,25 @@ class Reading(tuple[ImagingReport | None, list[Issue]]):
 
     provenance: Provenance
     grade_statements: tuple[GradeStatement, ...]
+    #: The SR instance read (its own UIDs and SOP Class), when the source is an SR: what a
+    #: FHIR bundle of this report points at instead of UIDs derived for a new SR.
+    sr_instance: SrInstance | None
 
     def __new__(cls, report: ImagingReport | None, issues: list[Issue],
                 provenance: Provenance | None = None,
-                grade_statements: tuple[GradeStatement, ...] = ()) -> Reading:
+                grade_statements: tuple[GradeStatement, ...] = (),
+                sr_instance: SrInstance | None = None) -> Reading:
         self = super().__new__(cls, (report, issues))
         self.provenance = provenance if provenance is not None else Provenance()
         self.grade_statements = grade_statements
+        self.sr_instance = sr_instance
         return self
+
+    @property
+    def skipped(self) -> list[Issue]:
+        """What the source holds that the report does not carry (items skipped, unknown or
+        misplaced codes): a converter counts and lists them rather than drop them silently."""
+        return [i for i in self.issues if i.code in SKIPPED_CODES]
 
     @property
     def report(self) -> ImagingReport | None:

@@ -385,6 +385,26 @@ def orthanc_skip_reason() -> str | None:
 
 skip_reason_orthanc = orthanc_skip_reason
 
+#: Where Debian's orthanc-dicomweb package puts the DICOMweb plugin.
+DICOMWEB_PLUGIN_PATHS = ("/usr/share/orthanc/plugins/libOrthancDicomWeb.so",
+                         "/usr/lib/orthanc/libOrthancDicomWeb.so")
+
+
+def dicomweb_plugin_path() -> str | None:
+    for candidate in DICOMWEB_PLUGIN_PATHS:
+        if os.path.isfile(candidate):
+            return candidate
+    found = sorted(Path("/usr/lib/orthanc").glob("libOrthancDicomWeb.so*"))
+    return str(found[0]) if found else None
+
+
+def orthanc_dicomweb_skip_reason() -> str | None:
+    """None when Orthanc can run with its DICOMweb plugin (STOW-RS, QIDO-RS, WADO-RS)."""
+    reason = orthanc_skip_reason()
+    if reason is None and dicomweb_plugin_path() is None:
+        reason = "Orthanc DICOMweb plugin not installed (apt-get install orthanc-dicomweb)"
+    return reason
+
 # Client programs run inside the server's network namespace (stdlib + pynetdicom only).
 _HTTP_CLIENT = r"""
 import sys, urllib.error, urllib.request
@@ -440,7 +460,11 @@ class OrthancServer:
         aet: str = "ORTHANC",
         startup_timeout: float = 60.0,
         request_timeout: float = 30.0,
+        plugins: Sequence[str] = (),
+        extra_config: dict[str, Any] | None = None,
     ) -> None:
+        self.plugins = list(plugins)
+        self.extra_config = dict(extra_config or {})
         self.http_port = http_port
         self.dicom_port = dicom_port
         self.aet = aet
@@ -512,7 +536,7 @@ class OrthancServer:
             "OverwriteInstances": False,
             "SyncStorageArea": False,
             "StableAge": 3600,
-        }
+        } | ({"Plugins": self.plugins} if self.plugins else {}) | self.extra_config
 
     def start(self) -> None:
         require_reason = orthanc_skip_reason()
@@ -580,6 +604,24 @@ class OrthancServer:
         self._tmp = None
 
     # -- clients (run inside the namespace) ----------------------------------------------------
+
+    @property
+    def netns(self) -> str:
+        """Path of the server's network namespace (for ``nsenter --net=``)."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise OracleError("Orthanc is not running:\n" + self.log_tail())
+        return f"/proc/{self._proc.pid}/ns/net"
+
+    def in_netns_argv(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` prefixed to run inside the server's network namespace."""
+        nsenter = _tool("nsenter")
+        assert nsenter is not None
+        return [nsenter, f"--net={self.netns}", "--", *argv]
+
+    def run_in_netns(self, argv: Sequence[str], timeout: float
+                     ) -> subprocess.CompletedProcess[bytes]:
+        """Run a client program in the server's network namespace (output captured)."""
+        return self._in_netns(list(argv), timeout)
 
     def _in_netns(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
         if self._proc is None or self._proc.poll() is not None:

@@ -49,7 +49,7 @@ from icans_interop.dicom.reader_header import (
 from icans_interop.dicom.sopclasses import SR_SOP_CLASSES
 from icans_interop.dicom.values import parse_person_name
 from icans_interop.issues import Issue, error, information, warning
-from icans_interop.model import Finding, ImagingReport
+from icans_interop.model import Finding, ImagingReport, SrInstance
 from icans_interop.reading import Reading
 
 #: Largest encoded input accepted (bytes).
@@ -101,7 +101,18 @@ def read_parsed(parsed: Parsed) -> Reading:
         issues.append(error("internal-error", "", f"the SR reader failed: "
                                                   f"{type(exc).__name__}: {exc}"))
         report = None
-    return Reading(report, issues, ctx.provenance)
+    return Reading(report, issues, ctx.provenance, sr_instance=_sr_instance(parsed))
+
+
+def _sr_instance(parsed: Parsed) -> SrInstance | None:
+    """The UIDs and SOP Class of the SR read, when it has all three."""
+    values = [parsed.text(parsed.dataset, tag) for tag in (
+        tags.SERIES_INSTANCE_UID, tags.SOP_INSTANCE_UID, tags.SOP_CLASS_UID)]
+    if any(value is None for value in values):
+        return None
+    series, instance, sop_class = values
+    assert series is not None and instance is not None and sop_class is not None
+    return SrInstance(series, instance, sop_class)
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,14 +22,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from icans_interop import issues as iss
+from icans_interop.fhir import codes
 from icans_interop.fhir.codes import JsonDict
 from icans_interop.fhir.reader_assessment import (
     condition_grade,
     grade_statements,
     read_assessment,
 )
-from icans_interop.fhir.reader_bundle import BundleIndex
-from icans_interop.fhir.reader_findings import find_groups, read_finding
+from icans_interop.fhir.reader_bundle import BundleIndex, Found
+from icans_interop.fhir.reader_findings import find_groups, is_group, read_finding
 from icans_interop.fhir.reader_study import (
     read_issued,
     read_patient,
@@ -39,6 +40,7 @@ from icans_interop.fhir.reader_study import (
     read_study,
     read_verifier,
 )
+from icans_interop.fhir.values import as_list
 from icans_interop.issues import Issue
 from icans_interop.model import ImagingReport
 from icans_interop.reading import GradeStatement, Reading
@@ -138,14 +140,51 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
     return False
 
 
+def _is_imaging(bx: BundleIndex, res: JsonDict) -> bool:
+    """A DiagnosticReport of imaging: radiology category, a known imaging procedure, or a
+    result that is a measurement group."""
+    if any(codes.has_concept(c, "radiology_category") for c in as_list(res.get("category"))):
+        return True
+    if codes.match(res.get("code"), ("procedure",)).key is not None:
+        return True
+    results = as_list(res.get("result"))
+    return any(found is not None and is_group(found[1])
+               for found in (bx.resolve(ref, "", "Observation", warn=False) for ref in results))
+
+
+def _imaging_report(bx: BundleIndex) -> tuple[Found | None, bool]:
+    """The bundle's imaging DiagnosticReport, and whether there are several (an error: one
+    report per bundle, rather than a silent choice)."""
+    reports = [(n, res) for n, (_path, res) in enumerate(bx.resources)
+               if res.get("resourceType") == "DiagnosticReport"]
+    if len(reports) <= 1:
+        return (reports[0] if reports else None), False
+    imaging = [found for found in reports if _is_imaging(bx, found[1])]
+    others = [bx.path(n) for n, _res in reports if (n, _res) not in imaging]
+    if len(imaging) > 1:
+        names = ", ".join(bx.path(n) for n, _res in imaging)
+        bx.issue("ambiguous-source", "Bundle.entry",
+                 f"{len(imaging)} imaging DiagnosticReports ({names}): one report per bundle "
+                 "is read, and choosing one would drop the others")
+        return None, True
+    if others:
+        bx.issue("ignored-item", "Bundle.entry",
+                 f"{len(others)} DiagnosticReport(s) that are not imaging reports are not read "
+                 f"({', '.join(others[:5])}{', ...' if len(others) > 5 else ''})")
+    return (imaging[0] if imaging else None), False
+
+
 def _report(bx: BundleIndex) -> ImagingReport | None:
     """The report of an indexed bundle (None, with issues, when one cannot be made)."""
     if not bx.index():
         return None
-    report = bx.first("DiagnosticReport")
+    report, ambiguous = _imaging_report(bx)
+    if ambiguous:
+        return None
     if report is None:
         bx.issue("missing-required", "Bundle.entry",
-                 "the bundle has no DiagnosticReport; reading what the other resources say")
+                 "the bundle has no imaging DiagnosticReport; reading what the other resources "
+                 "say")
     groups = find_groups(bx, report)
     data: JsonDict = {}
     patient = bx.follow(report, "subject", "Patient") or bx.first("Patient")

@@ -107,7 +107,15 @@ def read_study(bx: BundleIndex, report: Found | None, groups: list[Found]) -> Js
         imaging = imaging or bx.follow(owner, element, "ImagingStudy")
     for group in groups:
         imaging = imaging or bx.follow(group, "partOf", "ImagingStudy")
-    imaging = imaging or bx.first("ImagingStudy")
+    if imaging is None:
+        studies = [n for n, (_path, res) in enumerate(bx.resources)
+                   if res.get("resourceType") == "ImagingStudy"]
+        if len(studies) > 1:
+            bx.issue("ambiguous-source", "Bundle.entry",
+                     f"{len(studies)} ImagingStudies and no report or finding says which one "
+                     f"was read ({', '.join(bx.path(n) for n in studies[:5])})")
+            return None
+        imaging = (studies[0], bx.resources[studies[0]][1]) if studies else None
     out: JsonDict = {}
     identifiers: list[tuple[str, Any]] = []
     if imaging is not None:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache
 from types import ModuleType
 from typing import Final
@@ -33,12 +34,19 @@ DIAGNOSIS_ELEMENTS: Final = frozenset({
 _SEMANTIC_TAG: Final = re.compile(r"\s*\([a-z /]+\)$")
 
 
+#: simple_icd_10_cm builds its tables when first used; a gateway validates in several worker
+#: threads at once, and a second thread reading the half-built tables saw real codes (R25.1)
+#: as unknown. The first load and use happen under this lock.
+_ICD_LOCK: Final = threading.Lock()
+
+
 @cache
 def _icd() -> ModuleType:
-    import simple_icd_10_cm
+    with _ICD_LOCK:
+        import simple_icd_10_cm
 
-    module: ModuleType = simple_icd_10_cm
-    return module
+        module: ModuleType = simple_icd_10_cm
+        return module
 
 
 def _norm(text: str) -> str:
@@ -52,7 +60,9 @@ _ICD_SHAPE: Final = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 @cache
 def _icd_codes() -> frozenset[str]:
     """Every ICD-10-CM item, dotted and not (chapters and blocks fail the code shape)."""
-    codes = _icd().get_all_codes(True)
+    module = _icd()
+    with _ICD_LOCK:
+        codes = module.get_all_codes(True)
     return frozenset(codes) | frozenset(c.replace(".", "") for c in codes)
 
 

@@ -7,7 +7,7 @@ import multiprocessing.context
 import os
 import re
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -104,16 +104,33 @@ def _validate_args(args: tuple[Path, str, str]) -> ValidationResult:
     return validate_one(*args)
 
 
+def _validate_chunk(chunk: list[tuple[Path, str, str]]) -> list[ValidationResult]:
+    """Several files per task: one task per file costs a cluster more than the work."""
+    return [validate_one(*args) for args in chunk]
+
+
 def validate_many(files: Sequence[Path], *, profile: str = "icans", fhir_version: str = "auto",
-                  jobs: int = 1, progress: bool = False) -> list[ValidationResult]:
-    """Validate files in order; ``jobs`` > 1 uses that many worker processes."""
+                  jobs: int = 1, progress: bool = False, executor: Executor | None = None
+                  ) -> list[ValidationResult]:
+    """Validate files in order; ``jobs`` > 1 uses that many worker processes.
+
+    ``executor`` (any :class:`concurrent.futures.Executor`, e.g. a Dask cluster's
+    ``Client.get_executor()``) runs the work instead, in chunks of files; its workers must
+    see the same paths (shared storage).
+    """
     work = [(path, profile, fhir_version) for path in files]
     results: list[ValidationResult] = []
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, disable=not progress, transient=True) as bar:
         task = bar.add_task("validating", total=len(work))
-        if jobs <= 1 or len(work) < 2:
+        if executor is not None:
+            size = max(1, min(64, len(work) // 32))
+            chunks = [work[i:i + size] for i in range(0, len(work), size)]
+            for chunk_results in executor.map(_validate_chunk, chunks):
+                results.extend(chunk_results)
+                bar.advance(task, len(chunk_results))
+        elif jobs <= 1 or len(work) < 2:
             for item in work:
                 results.append(_validate_args(item))
                 bar.advance(task)
