@@ -107,6 +107,7 @@ def catalogue() -> Mapping[str, CatalogueEntry]:
 
 #: pydantic error types that mean the JSON text itself could not be parsed.
 _UNPARSABLE: Final = frozenset({"json_invalid", "json_type"})
+_MAX_REASON: Final = 300
 
 
 def model_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
@@ -134,7 +135,7 @@ def issues_from_validation_error(
     the source the value came from), else ``root_location`` followed by ``p`` (``p`` alone, or
     ``(root)`` for an error of the whole document, when there is no root). The message names
     the model path (after ``prefix``, e.g. a model class name), pydantic's reason and the
-    offending value, shortened. JSON that cannot be parsed at all is ``unreadable`` whatever
+    offending value, both shortened. JSON that cannot be parsed at all is ``unreadable`` whatever
     ``code`` says.
     """
     issues: list[Issue] = []
@@ -148,6 +149,8 @@ def issues_from_validation_error(
         else:
             location = path or "(root)"
         reason = str(problem.get("msg", "")).removeprefix("Value error, ")
+        if len(reason) > _MAX_REASON:  # a model's own message may quote the value whole
+            reason = reason[: _MAX_REASON - 3] + "..."
         named = f"{prefix}{path}" if path else prefix.rstrip(".")
         message = f"{named}: {reason}" if named else reason
         if kind != "missing" and kind not in _UNPARSABLE:

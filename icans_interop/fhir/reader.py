@@ -236,8 +236,6 @@ def _report(bx: BundleIndex) -> ImagingReport | None:
     try:
         return ImagingReport.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = ".".join(str(p) for p in error["loc"])
-            bx.issue("case-invalid", f"Bundle (report field {loc})",
-                     f"{error['msg']} (value {error.get('input')!r})"[:500])
+        bx.found.extend(iss.issues_from_validation_error(
+            exc, code="case-invalid", locate=bx.provenance.locate, prefix="report field "))
         return None

@@ -34,7 +34,13 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from icans_interop import fields, terminology
-from icans_interop.issues import Issue, error, information, warning
+from icans_interop.issues import (
+    Issue,
+    error,
+    information,
+    issues_from_validation_error,
+    warning,
+)
 from icans_interop.model import ICE_ITEMS, ImagingReport
 from icans_interop.sdc import form as f
 from icans_interop.sdc.questionnaire_writer import QUESTIONNAIRE_URL
@@ -628,20 +634,9 @@ def read_located(source: Any) -> tuple[ImagingReport | None, list[Issue], Locato
     try:
         report = ImagingReport.model_validate(case)
     except ValidationError as exc:
-        for problem in exc.errors():
-            model_path = _model_path(problem["loc"])
-            issues.append(error("invalid-value", locate(model_path),
-                                f"{model_path}: {problem['msg']} "
-                                f"(got {_short(problem.get('input'))})"))
+        issues.extend(issues_from_validation_error(exc, locate=locate))
         return None, issues, locate
     return report, issues, locate
-
-
-def _model_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
 
 
 def read(source: Any) -> tuple[ImagingReport | None, list[Issue]]:

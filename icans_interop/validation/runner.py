@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from icans_interop import sniff
-from icans_interop.issues import Issue, error
+from icans_interop.issues import error, issues_from_validation_error
 from icans_interop.validation.result import ValidationResult
 
 _SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
@@ -88,11 +88,7 @@ def validate_case(path: Path, profile: str) -> ValidationResult:
     try:
         report = load_case(path.read_bytes())
     except ValidationError as exc:
-        issues: list[Issue] = []
-        for problem in exc.errors():
-            loc = ".".join(str(p) for p in problem["loc"]) or "(root)"
-            code = "unreadable" if problem["type"] == "json_invalid" else "case-invalid"
-            issues.append(error(code, loc, f"{problem['msg']} (got {problem.get('input')!r:.80})"))
+        issues = issues_from_validation_error(exc, code="case-invalid")
         return ValidationResult(label, "case", tuple(issues))
     except (OSError, RecursionError) as exc:
         return ValidationResult(label, "case", (error("unreadable", label, str(exc)),))
