@@ -1,10 +1,15 @@
-"""Tell what a file is from its first bytes: a DICOM file, a FHIR resource or a case file."""
+"""Tell what an input is from its first bytes: a DICOM file, a FHIR resource or a case file;
+and which FHIR version a FHIR input is (:func:`detect_fhir_version`)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Final, Literal
+
+from icans_interop import sources
 
 Kind = Literal["sr", "fhir", "case", "unknown", "unreadable"]
 _HEAD = 4096
@@ -33,3 +38,75 @@ def kind_of_path(path: Path) -> Kind:
             return kind_of_bytes(handle.read(_HEAD))
     except OSError:
         return "unreadable"
+
+
+# --------------------------------------------------------------------------------------------
+# FHIR version of an input
+
+
+FhirVersion = Literal["R4", "R5"]
+_R5_MARKERS: Final = (re.compile(rb'"fhirVersion"\s*:\s*"5'),
+                      re.compile(rb"http://hl7\.org/fhir/uv/dicom-sr/StructureDefinition/"))
+#: How much of a JSON input :func:`detect_fhir_version` looks at.
+VERSION_SNIFF_BYTES: Final = 1 << 20
+
+
+def is_fhir_model(value: object) -> bool:
+    """True for a ``fhir.resources`` model (of any version), without importing the package."""
+    return type(value).__module__.startswith("fhir.resources.")
+
+
+def detect_fhir_version(source: object) -> FhirVersion:
+    """The FHIR version of a FHIR input of any source kind (:mod:`icans_interop.sources`).
+
+    A ``fhir.resources`` model is the version of its classes (``fhir.resources.R4B``: R4;
+    the package's default classes: R5). For JSON (a path, bytes, text, a binary file object
+    or a parsed ``dict``): R5 when its first MiB claims the HL7 DICOM SR IG profiles or a
+    ``fhirVersion`` 5.x, else R4. A seekable file object is put back where it was; a stream
+    that cannot seek cannot be looked at without consuming it (``ValueError``: read it into
+    bytes first). A source that cannot be read is R4; the validator says why it cannot.
+    """
+    if is_fhir_model(source):
+        module = type(source).__module__
+        return "R5" if not module.startswith(("fhir.resources.R4B.", "fhir.resources.STU3.")) \
+            else "R4"
+    head = _version_head(source)
+    return "R5" if any(marker.search(head) for marker in _R5_MARKERS) else "R4"
+
+
+def _version_head(source: object) -> bytes:
+    if isinstance(source, dict | list):
+        try:
+            text = json.dumps(source, ensure_ascii=False, default=str)
+        except (ValueError, TypeError, RecursionError):
+            return b""
+        return text[:VERSION_SNIFF_BYTES].encode("utf-8", "surrogatepass")
+    kind = sources.kind_of(source, json_text=True)
+    if kind == "file":
+        return _peek(source)
+    if kind == "text":
+        assert isinstance(source, str)
+        return source[:VERSION_SNIFF_BYTES].encode("utf-8", "surrogatepass")
+    if kind == "bytes":
+        assert isinstance(source, bytes | bytearray | memoryview)
+        return bytes(memoryview(source)[:VERSION_SNIFF_BYTES])
+    if kind == "path":
+        assert isinstance(source, str | os.PathLike)
+        try:
+            return sources.read_head(source, VERSION_SNIFF_BYTES)
+        except sources.SourceError:
+            return b""
+    return b""
+
+
+def _peek(handle: Any) -> bytes:
+    seekable = getattr(handle, "seekable", None)
+    if not (callable(seekable) and seekable()):
+        raise ValueError("the FHIR version of a file object that cannot seek cannot be detected "
+                         "without consuming it: read it into bytes first")
+    where = handle.tell()
+    try:
+        head = handle.read(VERSION_SNIFF_BYTES)
+    finally:
+        handle.seek(where)
+    return head if isinstance(head, bytes) else b""

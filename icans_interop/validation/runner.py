@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
-import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
@@ -15,7 +14,11 @@ from rich.table import Table
 
 from icans_interop import sniff
 from icans_interop.issues import error, issues_from_validation_error
+from icans_interop.sniff import detect_fhir_version
 from icans_interop.validation.result import ValidationResult
+
+__all__ = ["collect", "detect_fhir_version", "summary_table", "validate_case", "validate_many",
+           "validate_one"]
 
 _SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
 
@@ -49,8 +52,7 @@ def validate_one(path: Path, profile: str = "icans", fhir_version: str = "auto"
         if kind == "fhir":
             from icans_interop.validation.fhir import validate_fhir
 
-            version = detect_fhir_version(path) if fhir_version == "auto" else fhir_version
-            return validate_fhir(path, version=version,  # type: ignore[arg-type]
+            return validate_fhir(path, version=fhir_version,  # type: ignore[arg-type]
                                  profile=profile, file_label=label)  # type: ignore[arg-type]
         if kind == "case":
             return validate_case(path, profile)
@@ -60,21 +62,6 @@ def validate_one(path: Path, profile: str = "icans", fhir_version: str = "auto"
     reason = "cannot read the file" if kind == "unreadable" else \
         "neither DICOM nor JSON (not an SR, FHIR resource or case file)"
     return ValidationResult(label, "unknown", (error("unreadable", label, reason),))
-
-
-_R5_MARKERS = (re.compile(rb'"fhirVersion"\s*:\s*"5'),
-               re.compile(rb"http://hl7\.org/fhir/uv/dicom-sr/StructureDefinition/"))
-_SNIFF_BYTES = 1 << 20
-
-
-def detect_fhir_version(path: Path) -> str:
-    """R5 when the first MiB claims the dicom-sr IG profiles or fhirVersion 5.x; else R4."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-    except OSError:
-        return "R4"
-    return "R5" if any(m.search(head) for m in _R5_MARKERS) else "R4"
 
 
 def validate_case(path: Path, profile: str) -> ValidationResult:
