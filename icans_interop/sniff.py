@@ -1,11 +1,14 @@
-"""Tell what an input is from its first bytes: a DICOM file, a FHIR resource or a case file;
-and which FHIR version a FHIR input is (:func:`detect_fhir_version`)."""
+"""Tell what an input is: a DICOM file, a FHIR resource, a form response or a case file
+(:func:`kind_of_bytes` from the first bytes, :func:`sniff_source` for any source kind), and
+which FHIR version a FHIR input is (:func:`detect_fhir_version`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -110,3 +113,108 @@ def _peek(handle: Any) -> bytes:
     finally:
         handle.seek(where)
     return head if isinstance(head, bytes) else b""
+
+
+# --------------------------------------------------------------------------------------------
+# Any source: what it is, for the readers and validators that do not know the format
+
+
+SourceKind = Literal["sr", "fhir", "questionnaire-response", "case", "unknown", "unreadable"]
+#: A file object is read once, at most this many bytes plus one (the largest reader limit):
+#: the reader or validator chosen then applies its own limit to those bytes.
+MAX_SOURCE_BYTES: Final = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Sniffed:
+    """What a source is, and what to hand on to the reader or validator of that kind."""
+
+    kind: SourceKind
+    #: The caller's source, or the bytes read from a file object (which is read only once).
+    source: object
+    #: Its path or file name, when it has one.
+    label: str | None = None
+    #: Why it could not be looked at (``kind`` ``unreadable``).
+    problem: sources.SourceError | None = None
+
+
+def sniff_source(source: object) -> Sniffed:
+    """Tell an SR, a FHIR resource, a QuestionnaireResponse and a case file apart, for any
+    source kind of :mod:`icans_interop.sources` (the ``str`` rule of JSON formats applies).
+
+    Parsed models: a pydicom Dataset is an SR; a ``fhir.resources`` model or a ``dict`` is
+    judged by its ``resourceType`` (a ``dict`` without one that has ``patient`` and ``study``
+    is a case). Encoded content is judged by :func:`kind_of_bytes`, and FHIR JSON whose
+    top-level ``resourceType`` is ``QuestionnaireResponse`` is a form response.
+    """
+    if _is_dataset(source):
+        return Sniffed("sr", source)
+    if is_fhir_model(source):
+        kind: SourceKind = "questionnaire-response" if \
+            source.get_resource_type() == "QuestionnaireResponse" else "fhir"  # type: ignore[attr-defined]
+        return Sniffed(kind, source)
+    if isinstance(source, dict):
+        return Sniffed(_kind_of_json(source), source)
+    byte_kind = sources.kind_of(source, json_text=True)
+    label = sources.label(source, json_text=True)
+    if byte_kind == "other":
+        return Sniffed("unreadable", source, None, sources.unsupported(source))
+    try:
+        if byte_kind == "file":
+            source = sources.read_bytes(source, MAX_SOURCE_BYTES, json_text=True)
+            byte_kind = "bytes"
+        if byte_kind == "path":
+            assert isinstance(source, str | os.PathLike)
+            head = sources.read_head(source, _HEAD)
+        elif isinstance(source, str):
+            head = source[:_HEAD].encode("utf-8", "surrogatepass")
+        else:
+            assert isinstance(source, bytes | bytearray | memoryview)
+            head = bytes(memoryview(source)[:_HEAD])
+        kind = kind_of_bytes(head)
+        if kind == "fhir" and _is_response(source, byte_kind):
+            kind = "questionnaire-response"
+    except sources.SourceError as problem:
+        return Sniffed("unreadable", source, label, problem)
+    return Sniffed(kind, source, label)
+
+
+def _is_dataset(value: object) -> bool:
+    """A pydicom Dataset (pydicom is not imported to find out: if it is not loaded, no Dataset
+    exists)."""
+    module = sys.modules.get("pydicom.dataset")
+    return module is not None and isinstance(value, module.Dataset)
+
+
+def _kind_of_json(data: object) -> SourceKind:
+    if isinstance(data, dict):
+        resource_type = data.get("resourceType")
+        if resource_type == "QuestionnaireResponse":
+            return "questionnaire-response"
+        if resource_type is None and "patient" in data and "study" in data:
+            return "case"
+    return "fhir"  # JSON of another shape: the FHIR validator says what is wrong
+
+
+def _is_response(source: object, byte_kind: str) -> bool:
+    """True when FHIR JSON is a QuestionnaireResponse at its top level (parsed only when the
+    name occurs at all)."""
+    try:
+        if byte_kind == "path":
+            data: str | bytes = sources.read_bytes(source, MAX_SOURCE_BYTES, json_text=True)
+        elif isinstance(source, str):
+            data = source
+        else:
+            assert isinstance(source, bytes | bytearray | memoryview)
+            data = bytes(source)
+    except sources.SourceError:
+        return False  # the reader or validator reports it
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if b"QuestionnaireResponse" not in data:
+        return False
+    try:
+        parsed = json.loads(data.removeprefix(b"\xef\xbb\xbf"))
+    except (ValueError, RecursionError):
+        return False
+    return _kind_of_json(parsed) == "questionnaire-response"

@@ -16,9 +16,9 @@ a *source* of one of these kinds:
   ``fhir.resources`` model for FHIR; a ``dict`` or an ``ImagingReport`` for a case.
 
 The rule for a ``str``: for a JSON format, a ``str`` whose first character, after an optional
-byte order mark (U+FEFF) and whitespace, is ``{`` or ``[`` is JSON text; any other ``str`` is a
-path. For DICOM a ``str`` is always a path. (:func:`is_json_text` is that rule; no other
-module repeats it.)
+leading byte order mark (U+FEFF) and whitespace, is ``{`` or ``[`` is JSON text; any other
+``str`` is a path. For DICOM a ``str`` is always a path. (:func:`is_json_text` is that rule;
+no other module repeats it.)
 
 Byte limits apply to every kind: a path's size is checked before it is read, bytes and text
 by their length, a file object by reading at most the limit plus one byte. A source that
@@ -58,7 +58,7 @@ class SourceError(Exception):
 def is_json_text(text: str) -> bool:
     """True when ``text`` is JSON text rather than a path: its first character after an
     optional byte order mark and whitespace is ``{`` or ``[``."""
-    return text.lstrip().removeprefix(_BOM).lstrip()[:1] in _JSON_STARTS
+    return text.removeprefix(_BOM).lstrip()[:1] in _JSON_STARTS
 
 
 def kind_of(source: object, *, json_text: bool) -> Kind:
@@ -115,9 +115,14 @@ def read_bytes(source: object, max_bytes: int, *, json_text: bool) -> bytes:
         return data
     if kind == "file":
         return _read_file(source, max_bytes)
-    raise SourceError("unreadable", f"cannot read a source of type {type(source).__name__}: "
-                                    "expected a path, bytes, text or a binary file object (or "
-                                    "the parsed model)")
+    raise unsupported(source)
+
+
+def unsupported(source: object) -> SourceError:
+    """The error for a source of no known kind."""
+    return SourceError("unreadable", f"cannot read a source of type {type(source).__name__}: "
+                                     "expected a path, bytes, text or a binary file object (or "
+                                     "the parsed model)")
 
 
 def _check_size(size: int, max_bytes: int, what: str) -> None:

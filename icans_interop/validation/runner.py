@@ -12,9 +12,8 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from icans_interop import sniff
-from icans_interop.issues import error, issues_from_validation_error
 from icans_interop.sniff import detect_fhir_version
+from icans_interop.validation.dispatch import validate, validate_case
 from icans_interop.validation.result import ValidationResult
 
 __all__ = ["collect", "detect_fhir_version", "summary_table", "validate_case", "validate_many",
@@ -41,46 +40,9 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
 
 def validate_one(path: Path, profile: str = "icans", fhir_version: str = "auto"
                  ) -> ValidationResult:
-    """Validate one file of any supported kind; never raises."""
-    label = str(path)
-    kind = sniff.kind_of_path(path)
-    try:
-        if kind == "sr":
-            from icans_interop.validation.sr import validate_sr
-
-            return validate_sr(path, profile=profile, file_label=label)  # type: ignore[arg-type]
-        if kind == "fhir":
-            from icans_interop.validation.fhir import validate_fhir
-
-            return validate_fhir(path, version=fhir_version,  # type: ignore[arg-type]
-                                 profile=profile, file_label=label)  # type: ignore[arg-type]
-        if kind == "case":
-            return validate_case(path, profile)
-    except Exception as exc:  # a validator bug must not take the whole batch down
-        return ValidationResult(label, kind, (error(
-            "internal-error", label, f"validator failed: {type(exc).__name__}: {exc}"),))
-    reason = "cannot read the file" if kind == "unreadable" else \
-        "neither DICOM nor JSON (not an SR, FHIR resource or case file)"
-    return ValidationResult(label, "unknown", (error("unreadable", label, reason),))
-
-
-def validate_case(path: Path, profile: str) -> ValidationResult:
-    """Validate a case file (the library's JSON input format)."""
-    from pydantic import ValidationError
-
-    from icans_interop.model import load_case
-    from icans_interop.validation.semantic import check_report
-
-    label = str(path)
-    try:
-        report = load_case(path.read_bytes())
-    except ValidationError as exc:
-        issues = issues_from_validation_error(exc, code="case-invalid")
-        return ValidationResult(label, "case", tuple(issues))
-    except (OSError, RecursionError) as exc:
-        return ValidationResult(label, "case", (error("unreadable", label, str(exc)),))
-    issues = check_report(report) if profile == "icans" else []
-    return ValidationResult(label, "case", tuple(issues))
+    """Validate one file of any supported kind (:func:`.dispatch.validate`); never raises."""
+    return validate(path, profile, fhir_version,  # type: ignore[arg-type]
+                    file_label=str(path))
 
 
 def _validate_args(args: tuple[Path, str, str]) -> ValidationResult:
