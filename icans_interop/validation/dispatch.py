@@ -17,14 +17,17 @@ Nothing raises: an input that cannot be read or told apart is one ``unreadable``
 
 from __future__ import annotations
 
+import sys
 from typing import Final, Literal
 
 from icans_interop import sniff
 from icans_interop.issues import Issue, error
-from icans_interop.model import ImagingReport
 from icans_interop.validation.result import ValidationResult
 
+#: The validation profiles: ``base`` judges by the standards alone, ``icans`` adds this
+#: project's semantic rules.
 Profile = Literal["icans", "base"]
+#: The FHIR version of an input: ``auto`` is :func:`icans_interop.sniff.detect_fhir_version`.
 FhirVersionIn = Literal["auto", "R4", "R5"]
 
 _BAD_INPUT: Final = frozenset({"unreadable", "too-large", "too-deep"})
@@ -38,7 +41,7 @@ def validate(source: object, profile: Profile = "icans", fhir_version: FhirVersi
         named = file_label or "<input>"
         return ValidationResult(named, "unknown", (error(
             "invalid-value", named, f"unknown profile {profile!r} (icans or base)"),))
-    if isinstance(source, ImagingReport):
+    if _is_report(source):
         return validate_case(source, profile, file_label=file_label)
     found = sniff.sniff_source(source)
     label = file_label or found.label
@@ -66,6 +69,13 @@ def validate(source: object, profile: Profile = "icans", fhir_version: FhirVersi
     return ValidationResult(where, "unknown", (error(
         "unreadable", where,
         "neither DICOM nor JSON (not an SR, FHIR resource, form response or case file)"),))
+
+
+def _is_report(value: object) -> bool:
+    """An ImagingReport (the model is not imported to find out: if it is not loaded, no
+    report exists), so importing this module stays cheap (its Literals serve the CLI)."""
+    module = sys.modules.get("icans_interop.model")
+    return module is not None and isinstance(value, module.ImagingReport)
 
 
 def validate_response(source: object, profile: Profile = "icans",
