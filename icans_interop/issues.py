@@ -14,6 +14,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Literal
 
+#: Code system of the issue codes (exported as a CodeSystem by ``icans-interop terminology``).
+ISSUE_CODE_SYSTEM = "https://fhir.icans-interop.org/CodeSystem/issue-code"
+
 Severity = Literal["error", "warning", "information"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "information": 2}
 

@@ -426,7 +426,8 @@ class Gateway:
             finish("quarantined", reason="validation-failed", errors=result.count("error"))
             return
         try:
-            bundle = conversion.convert(data, "sr", "fhir", label=name).data.decode("utf-8")
+            bundle = conversion.convert(data, "sr", "fhir", label=name,
+                                        validate=False).data.decode("utf-8")
         except conversion.OutputRejected as rejected:  # nothing sendable without inventing
             self._quarantine(name, ValidationResult(name, "sr", tuple(rejected.issues)),
                              "conversion-failed", uid)

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
+from icans_interop.formats import FhirVersion as Version
+from icans_interop.formats import Profile
 from icans_interop.issues import Issue, error, information
 from icans_interop.validation import (
     fhir_bindings,
@@ -37,9 +39,6 @@ from icans_interop.validation import (
     fhir_structure,
 )
 from icans_interop.validation.result import ValidationResult
-
-Version = Literal["R4", "R5"]
-Profile = Literal["icans", "base"]
 
 #: At most this many issues per file; the rest are summarised in one last issue.
 MAX_ISSUES: Final = 500

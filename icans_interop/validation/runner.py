@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import multiprocessing
 import multiprocessing.context
 import os
@@ -20,8 +21,13 @@ from icans_interop.validation.result import ValidationResult
 _SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
 
 
-def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Files named and files under folders named (recursive, sorted), and missing paths."""
+def collect(paths: Iterable[Path], *, include: Sequence[str] = (),
+            exclude: Sequence[str] = ()) -> tuple[list[Path], list[Path]]:
+    """Files named and files under folders named (recursive, sorted), and missing paths.
+
+    ``include`` / ``exclude`` are globs matched against each file's name and its path as
+    found: with ``include`` only matching files are kept, then ``exclude`` drops matches.
+    """
     files: list[Path] = []
     missing: list[Path] = []
     for path in paths:
@@ -33,33 +39,72 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
             files.append(path)
         else:
             missing.append(path)
-    return files, missing
+    return [f for f in files if _selected(f, include, exclude)], missing
+
+
+def _selected(path: Path, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    def matches(patterns: Sequence[str]) -> bool:
+        return any(fnmatch.fnmatch(path.name, p) or fnmatch.fnmatch(str(path), p)
+                   for p in patterns)
+
+    return (not include or matches(include)) and not matches(exclude)
+
+
+#: Issue codes that mean a file could not be read at all (exit 3 in the CLI).
+UNREADABLE_CODES = frozenset({"unreadable", "too-large", "too-deep"})
+
+
+def missing_issue(path: str) -> Issue:
+    """The issue of a path that names no file or folder."""
+    return error("unreadable", path, "no such file or folder")
+
+
+def is_unreadable(result: ValidationResult) -> bool:
+    """True when the file was missing, of no known kind, or could not be read whole."""
+    return result.kind in ("unknown", "missing") or any(
+        i.code in UNREADABLE_CODES for i in result.issues)
+
+
+def validate_bytes(data: bytes, label: str, profile: str = "icans",
+                   fhir_version: str = "auto") -> ValidationResult:
+    """Validate one file given as bytes (e.g. standard input); never raises."""
+    return _validate_kind(data, sniff.kind_of_bytes(data[:4096]), label, profile, fhir_version)
+
+
+def _validate_kind(source: Path | bytes, kind: str, label: str, profile: str,
+                   fhir_version: str) -> ValidationResult:
+    """The validator of ``kind`` on ``source`` (a path or the bytes); never raises."""
+    try:
+        if kind == "sr":
+            from icans_interop.validation.sr import validate_sr
+
+            return validate_sr(source, profile=profile,  # type: ignore[arg-type]
+                               file_label=label)
+        if kind == "fhir":
+            from icans_interop.validation.fhir import validate_fhir
+
+            version = detect_fhir_version(source) if fhir_version == "auto" else fhir_version
+            return validate_fhir(source, version=version,  # type: ignore[arg-type]
+                                 profile=profile, file_label=label)  # type: ignore[arg-type]
+        if kind == "case":
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            return _case_result(data, label, profile)
+    except Exception as exc:  # a validator bug must not take the whole batch down
+        return ValidationResult(label, kind, (error(
+            "internal-error", label, f"validator failed: {type(exc).__name__}: {exc}"),))
+    return ValidationResult(label, "unknown", (error(
+        "unreadable", label, "neither DICOM nor JSON (not an SR, FHIR resource or case "
+        "file)"),))
 
 
 def validate_one(path: Path, profile: str = "icans", fhir_version: str = "auto"
                  ) -> ValidationResult:
     """Validate one file of any supported kind; never raises."""
-    label = str(path)
     kind = sniff.kind_of_path(path)
-    try:
-        if kind == "sr":
-            from icans_interop.validation.sr import validate_sr
-
-            return validate_sr(path, profile=profile, file_label=label)  # type: ignore[arg-type]
-        if kind == "fhir":
-            from icans_interop.validation.fhir import validate_fhir
-
-            version = detect_fhir_version(path) if fhir_version == "auto" else fhir_version
-            return validate_fhir(path, version=version,  # type: ignore[arg-type]
-                                 profile=profile, file_label=label)  # type: ignore[arg-type]
-        if kind == "case":
-            return validate_case(path, profile)
-    except Exception as exc:  # a validator bug must not take the whole batch down
-        return ValidationResult(label, kind, (error(
-            "internal-error", label, f"validator failed: {type(exc).__name__}: {exc}"),))
-    reason = "cannot read the file" if kind == "unreadable" else \
-        "neither DICOM nor JSON (not an SR, FHIR resource or case file)"
-    return ValidationResult(label, "unknown", (error("unreadable", label, reason),))
+    if kind == "unreadable":
+        return ValidationResult(str(path), "unknown", (error("unreadable", str(path),
+                                                             "cannot read the file"),))
+    return _validate_kind(path, kind, str(path), profile, fhir_version)
 
 
 _R5_MARKERS = (re.compile(rb'"fhirVersion"\s*:\s*"5'),
@@ -67,26 +112,27 @@ _R5_MARKERS = (re.compile(rb'"fhirVersion"\s*:\s*"5'),
 _SNIFF_BYTES = 1 << 20
 
 
-def detect_fhir_version(path: Path) -> str:
+def detect_fhir_version(source: Path | bytes) -> str:
     """R5 when the first MiB claims the dicom-sr IG profiles or fhirVersion 5.x; else R4."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-    except OSError:
-        return "R4"
+    if isinstance(source, bytes):
+        head = source[:_SNIFF_BYTES]
+    else:
+        try:
+            with source.open("rb") as handle:
+                head = handle.read(_SNIFF_BYTES)
+        except OSError:
+            return "R4"
     return "R5" if any(m.search(head) for m in _R5_MARKERS) else "R4"
 
 
-def validate_case(path: Path, profile: str) -> ValidationResult:
-    """Validate a case file (the library's JSON input format)."""
+def _case_result(data: bytes, label: str, profile: str) -> ValidationResult:
     from pydantic import ValidationError
 
     from icans_interop.model import load_case
     from icans_interop.validation.semantic import check_report
 
-    label = str(path)
     try:
-        report = load_case(path.read_bytes())
+        report = load_case(data)
     except ValidationError as exc:
         issues: list[Issue] = []
         for problem in exc.errors():
@@ -94,7 +140,7 @@ def validate_case(path: Path, profile: str) -> ValidationResult:
             code = "unreadable" if problem["type"] == "json_invalid" else "case-invalid"
             issues.append(error(code, loc, f"{problem['msg']} (got {problem.get('input')!r:.80})"))
         return ValidationResult(label, "case", tuple(issues))
-    except (OSError, RecursionError) as exc:
+    except RecursionError as exc:
         return ValidationResult(label, "case", (error("unreadable", label, str(exc)),))
     issues = check_report(report) if profile == "icans" else []
     return ValidationResult(label, "case", tuple(issues))

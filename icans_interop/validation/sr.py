@@ -33,18 +33,18 @@ import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 from pydicom.dataset import Dataset
 
 from icans_interop.dicom import part10, tags
 from icans_interop.dicom.part10 import LIMITS, Item, Limits, Parsed, Part10Error
+from icans_interop.formats import Profile
 from icans_interop.issues import Issue, error
 from icans_interop.validation import sr_codes, sr_dicom, sr_template, sr_tree, sr_values
 from icans_interop.validation.result import ValidationResult
 from icans_interop.validation.sr_tree import Report, Tree
 
-Profile = Literal["icans", "base"]
 Source = str | Path | bytes | bytearray | memoryview | Dataset
 
 FILE: Final = "(file)"
