@@ -11,8 +11,9 @@ Writes (and the repository commits; the runtime never needs node):
 ``icans_interop/data/fhir-r4-bindings.json``
     The element model of every R4 resource type and every complex datatype: for each type
     (``Observation``, backbone elements such as ``Observation.component``, datatypes such as
-    ``Quantity``) its JSON element names with their type, whether they repeat, their
-    *required* value-set binding and, for ``Reference`` elements, the resource types the
+    ``Quantity``) its JSON element names with their type, whether they repeat, whether they
+    are required (``min`` >= 1; a choice element's variants carry its name in ``choice``),
+    their *required* value-set binding and, for ``Reference`` elements, the resource types the
     reference may point to. Plus the expansion of every required value set those elements
     bind (code lists per system), or the reason it cannot be enumerated, the names of all R4
     resource types, and the rules of each primitive type (R4 JSON 2.6.2.x: the JSON type its
@@ -94,6 +95,23 @@ NATIVE = {
              "evaluation per entry is too slow for large Bundles)",
     "bdl-7": "fullUrl uniqueness (with meta.versionId) is checked in Python with the other "
              "Bundle reference checks; fhirpathpy's isDistinct() hashes every entry as JSON",
+}
+
+
+#: R4 invariants whose published expression contradicts their own rule text, replaced by the
+#: expression a later release corrected it to (the HL7 validator applies the correction).
+#: (type path, key) -> (published R4 expression, corrected expression, source).
+CORRECTIONS = {
+    ("Questionnaire.item", "que-12"): (
+        "enableWhen.count() > 2 implies enableBehavior.exists()",
+        "enableWhen.count() > 1 implies enableBehavior.exists()",
+        "FHIR R4B 4.3.0 Questionnaire que-12: the rule is 'If there are more than one "
+        "enableWhen, enableBehavior must be specified'; R4's expression counts from three"),
+    ("Questionnaire.item.enableWhen", "que-7"): (
+        "operator = 'exists' implies (answer is Boolean)",
+        "operator = 'exists' implies (answer is boolean)",
+        "FHIR R4B 4.3.0 Questionnaire que-7: an answer is of the FHIR type boolean, never "
+        "System.Boolean, so R4's expression fails on every enableWhen with operator exists"),
 }
 
 
@@ -373,16 +391,19 @@ class R4Model:
             parent, last = path.rsplit(".", 1)
             owner = self.elements.setdefault(rename(parent), {})
             array = element.get("max") != "1"
+            minimum = {"required": True} if int(element.get("min", 0)) > 0 else {}
             if "contentReference" in element:
                 target = rename(element["contentReference"].lstrip("#"))
-                owner[last] = {"type": target, "array": array}
+                owner[last] = {"type": target, "array": array, **minimum}
                 continue
             if path in backbone_paths:
-                owner[last] = {"type": rename(path), "array": array}
+                owner[last] = {"type": rename(path), "array": array, **minimum}
                 continue
             if last in MEDPLUM_ADDITIONS.get(rename(parent), ()):
                 continue
             binding = element.get("binding", {})
+            required = int(element.get("min", 0)) > 0
+            choice = last[:-3] if last.endswith("[x]") else None
             for t in element.get("type", []):
                 code = type_code(t)
                 if sd["kind"] == "resource" and path == f"{root}.id":
@@ -399,6 +420,10 @@ class R4Model:
                                       t.get("targetProfile", [])})
                     if targets and "Resource" not in targets:
                         entry["targets"] = targets
+                if choice is not None:
+                    entry["choice"] = choice
+                if required:
+                    entry["required"] = True
                 owner[json_name(last, str(t["code"]))] = entry
 
     def _constraints(self, type_path: str, element: dict[str, Any],
@@ -414,6 +439,14 @@ class R4Model:
                        for x in c.get("extension", []))
             item = {"key": key, "severity": c["severity"], "human": c["human"],
                     "expression": c.get("expression", ""), "bestPractice": best}
+            correction = CORRECTIONS.get((type_path, key))
+            if correction is not None:
+                published, corrected, source = correction
+                if item["expression"] != published:
+                    raise SystemExit(f"{type_path} {key}: the definitions no longer say "
+                                     f"{published!r}; review CORRECTIONS")
+                item["expression"] = corrected
+                item["corrected"] = f"R4 published {published!r}; corrected per {source}"
             if on is not None:
                 item["element"] = on
             out.append(item)

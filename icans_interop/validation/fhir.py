@@ -10,7 +10,8 @@
 3. Required value-set bindings (:mod:`.fhir_bindings`).
 4. Core invariants of the types we exchange, with compiled fhirpathpy (:mod:`.fhir_invariants`).
 5. References: resolution inside the Bundle and allowed target types (:mod:`.fhir_refs`).
-6. Codes: ICD-10-CM existence and billability, SNOMED CT/LOINC check digits, displays
+6. Codes: ICD-10-CM existence and billability (a claims rule: an error for ICANS content or
+   under profile ``icans``, else a warning), SNOMED CT/LOINC check digits, displays
    (:mod:`.fhir_codes`).
 7. Profile ``icans`` only: the bundle is read into the domain model with
    :func:`icans_interop.fhir.read` (its issues are surfaced), the shared semantic rules run,
@@ -31,6 +32,7 @@ from icans_interop.issues import Issue, error, information
 from icans_interop.validation import (
     fhir_bindings,
     fhir_codes,
+    fhir_datatypes,
     fhir_invariants,
     fhir_json,
     fhir_refs,
@@ -107,7 +109,7 @@ def _validate(source: str | Path | bytes | dict[str, Any], version: Version, pro
                             f"a FHIR resource is a JSON object; this input is a JSON "
                             f"{_json_kind(data)}"))
         return issues
-    issues.extend(check_data(data, version))
+    issues.extend(check_data(data, version, profile=profile))
     if profile == "icans" and not any(i.code in ("too-deep", "unreadable") for i in issues):
         issues.extend(icans_checks(data, issues))
     return issues
@@ -119,22 +121,25 @@ def _json_kind(value: object) -> str:
 
 
 def check_data(data: dict[str, Any], version: Version = "R4",
-               timings: dict[str, float] | None = None) -> list[Issue]:
-    """The format-level checks (profile ``base``) on parsed JSON."""
+               timings: dict[str, float] | None = None, *,
+               profile: Profile = "base") -> list[Issue]:
+    """The format-level checks on parsed JSON (all of profile ``base``; ``profile`` only sets
+    the severity of claims rules such as ICD-10-CM billability)."""
     clock = _Clock(timings)
-    walk = fhir_structure.walk(data, version, fhir_invariants.evaluated_types(version))
+    walk = fhir_structure.walk(data, version,
+                               fhir_invariants.evaluated_types(version) | fhir_datatypes.TYPES)
     clock("walk")
     issues = list(walk.issues)
-    empty = {i.location for i in walk.issues if i.message.startswith("ele-1")}
-    issues.extend(i for i in fhir_structure.check_models(walk) if i.location not in empty)
+    issues.extend(fhir_structure.check_models(walk))
     clock("models")
     issues.extend(fhir_bindings.check(walk))
     clock("bindings")
     issues.extend(fhir_invariants.check(walk, version))
     clock("invariants")
     issues.extend(fhir_refs.check(walk))
+    issues.extend(fhir_datatypes.check(walk))
     clock("references")
-    issues.extend(fhir_codes.check(walk))
+    issues.extend(fhir_codes.check(walk, claims=profile == "icans"))
     clock("codes")
     return issues
 
