@@ -509,7 +509,8 @@ def check_models(result: Walk) -> list[Issue]:
             issues.append(information(
                 "not-checked", ctx.path,
                 f"{ctx.type} is a FHIR R4 resource type that fhir.resources' R4B models do not "
-                "have; its structure is not checked"))
+                "have; its elements, cardinality and values are checked against the R4 "
+                "definitions, the rest of the model check (choice and array shapes) is not"))
             continue
         if id(ctx) in spoiled:
             issues.append(information(
