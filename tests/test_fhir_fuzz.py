@@ -17,6 +17,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+try:
+    from test_fhir_questionnaire import QUESTIONNAIRE, RESPONSE
+except ImportError:  # tests/ imported as a package
+    from tests.test_fhir_questionnaire import QUESTIONNAIRE, RESPONSE  # type: ignore[no-redef]
+
 from icans_interop.fhir.writer import build
 from icans_interop.model import load_case
 from icans_interop.validation.fhir import validate_fhir
@@ -37,6 +42,11 @@ def _base(version: str, kind: str) -> dict[str, Any]:
 
 
 BASES = {(v, k): _base(v, k) for v in ("R4", "R5") for k in ("transaction", "collection")}
+#: A Questionnaire and its response in one collection (the QR is judged against the Q).
+QUESTIONNAIRE_BUNDLE: dict[str, Any] = {
+    "resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:7f0c5e57-2ad8-4b4a-8a50-4f2bfa0b0c01", "resource": QUESTIONNAIRE},
+        {"fullUrl": "urn:uuid:7f0c5e57-2ad8-4b4a-8a50-4f2bfa0b0c02", "resource": RESPONSE}]}
 PRODUCERS = [json.loads(p.read_text("utf-8"))
              for p in sorted((ROOT / "tests/data/fhir").glob("*.json"))]
 
@@ -128,6 +138,16 @@ def test_structural_mutations(data: st.DataObject, base: tuple[str, str], profil
 def test_producer_mutations(data: st.DataObject, index: int) -> None:
     mutated = _mutate(PRODUCERS[index], data.draw)
     _check(mutated, "R4", data.draw(st.sampled_from(["icans", "base"])))
+
+
+@FUZZ
+@given(st.data())
+def test_questionnaire_response_mutations(data: st.DataObject) -> None:
+    """Mutating a Questionnaire and its response (either side) never crashes the judge."""
+    mutated = QUESTIONNAIRE_BUNDLE
+    for _ in range(data.draw(st.integers(1, 3))):
+        mutated = _mutate(mutated, data.draw)
+    _check(json.dumps(mutated).encode("utf-8", "surrogatepass"), "R4", "base")
 
 
 @FUZZ
