@@ -50,20 +50,20 @@ class Rule:
 
     type: str
     json: str  # "boolean", "number" or "string"
-    matches: Callable[[str], bool] | None
+    matches: Callable[[str], object] | None
     regex: str | None
     max_length: int | None
     min_value: int | None
     max_value: int | None
 
 
-def _matcher(type_name: str, regex: str | None) -> Callable[[str], bool] | None:
+def _matcher(type_name: str, regex: str | None) -> Callable[[str], object] | None:
+    """A function whose result is truthy when the text matches (a bound ``fullmatch``)."""
     if regex is None:
         return None
     if type_name == "base64Binary":
         return base64_matches
-    compiled = re.compile(regex, re.ASCII)
-    return lambda text: compiled.fullmatch(text) is not None
+    return re.compile(regex, re.ASCII).fullmatch
 
 
 def compile_rules(table: dict[str, dict[str, Any]]) -> dict[str, Rule]:
@@ -90,6 +90,10 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 def problem(rule: Rule, value: Any) -> str | None:
     """Why ``value`` is not a valid JSON value of ``rule.type``, or None when it is."""
+    if type(value) is str and rule.json == "string" and (  # the common case, fast
+            rule.max_length is None or len(value) <= rule.max_length) and (
+            rule.matches is None or rule.matches(value)):
+        return None
     kind = _JSON_NAMES.get(type(value), type(value).__name__)
     if kind != rule.json:
         what = f"the JSON {kind} {_shown(value)}" if kind in ("string", "number", "boolean") \
@@ -113,6 +117,6 @@ def problem(rule: Rule, value: Any) -> str | None:
     if isinstance(value, int) and (
             (rule.min_value is not None and value < rule.min_value)
             or (rule.max_value is not None and value > rule.max_value)):
-        return (f"{rule.type} {value} is outside {rule.min_value:,}..{rule.max_value:,} "
+        return (f"{rule.type} {value} is outside {rule.min_value}..{rule.max_value} "
                 "(a 32-bit integer)")
     return None

@@ -30,6 +30,7 @@ from icans_interop.validation.fhir_narrative import narrative_issues
 JsonDict = dict[str, Any]
 
 ELE1: Final = "invariant-failed"
+_ID_ONLY: Final = frozenset({"id", "fhir_comments"})
 #: Whitespace as the R4 regexes (XML Schema, Java) see it; U+00A0 and friends are content.
 _ASCII_WHITESPACE: Final = " \t\n\r\f\v"
 
@@ -328,7 +329,7 @@ class _Walker:
         if not value:
             self.out.issues.append(_empty_issue(path, "an empty object"))
             return
-        if all(k in ("id", "fhir_comments") for k in value):
+        if value.keys() <= _ID_ONLY:
             self.out.issues.append(_empty_issue(path, "only an id"))
         if element.binding and etype in ("Coding", "CodeableConcept", "Quantity",
                                          "SimpleQuantity"):
