@@ -294,3 +294,27 @@ def test_a_risky_regex_is_not_applied() -> None:
             "assert [i.code for i in issues] == ['not-checked'], issues\n")
     subprocess.run([sys.executable, "-c", code, json.dumps(questionnaire),
                     json.dumps(response)], check=True, timeout=120)
+
+
+@pytest.mark.parametrize(("pattern", "quantifiers"), [
+    (r"^[^@\s]+@[^@\s]+\.[^@\s]+$", 3), (r"\d{3}-\d{4}", 2), ("[]a]+", 1), ("a+?b", 1),
+    ("(?:ab)?c", 1), ("(a+)+b", None), ("((a+))+", None), ("(a|ab)*", None),
+    (r"(\w)\1", None)])
+def test_regex_cost(pattern: str, quantifiers: int | None) -> None:
+    """Quantified groups and backreferences are refused; otherwise n ** quantifiers bounds the
+    backtracking, and a long answer to a many-quantifier regex is not matched."""
+    from icans_interop.validation.fhir_questionnaire import regex_quantifiers
+
+    assert regex_quantifiers(pattern) == quantifiers
+
+
+def test_a_costly_regex_on_a_long_answer_is_not_applied() -> None:
+    questionnaire = copy.deepcopy(QUESTIONNAIRE)
+    note = next(i for i in questionnaire["item"] if i["linkId"] == "note")
+    note["extension"][1]["valueString"] = "a*a*a*a*a*a*a*b"
+    note["maxLength"] = 200
+    response = copy.deepcopy(RESPONSE)
+    _item(response, "note")["answer"] = [{"valueString": "a" * 150}]
+    found = _validate(response, supporting=[questionnaire])
+    assert found == {("information", "not-checked",
+                      f"{AT}.item[{_index(response, 'note')}].answer[0].valueString")}

@@ -26,9 +26,11 @@ table ``data/fhir-questionnaire-rules.json``:
   -> ``missing-required``, when the response is ``completed`` or ``amended`` (an in-progress
   response may be incomplete).
 
-A ``regex`` from the Questionnaire is applied only when it cannot backtrack badly (no
-quantified group that holds a quantifier or an alternation, no backreference) and to answers of
-at most :data:`MAX_REGEX_INPUT` characters; otherwise it is reported as not checked.
+A ``regex`` from the Questionnaire comes from the input, so it is applied only when its cost is
+bounded: no quantified group and no backreference (what exponential backtracking needs), and an
+answer of length ``n`` with ``n ** q`` at most :data:`MAX_REGEX_STEPS` for its ``q``
+quantifiers (a backtracking match of such a pattern takes at most about that many steps);
+otherwise it is reported as not checked.
 """
 
 from __future__ import annotations
@@ -50,11 +52,8 @@ from icans_interop.validation.fhir_structure import ResourceCtx, Walk
 JsonDict = dict[str, Any]
 
 MISMATCH: Final = "response-mismatch"
-#: Longest answer a Questionnaire's regex is applied to.
-MAX_REGEX_INPUT: Final = 10_000
-#: A quantified group that holds a quantifier or an alternation, or a backreference: such a
-#: regex may backtrack exponentially.
-_RISKY_REGEX: Final = re.compile(r"\((?:[^()\\]|\\.)*[*+?|{](?:[^()\\]|\\.)*\)[*+?{]|\\[1-9]")
+#: Largest n ** q (answer length to the number of quantifiers) a regex is applied for.
+MAX_REGEX_STEPS: Final = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +379,8 @@ class _Response:
             pattern = ext.get("valueString")
             if not isinstance(pattern, str):
                 continue
-            if _RISKY_REGEX.search(pattern) or len(value) > MAX_REGEX_INPUT:
+            quantifiers = regex_quantifiers(pattern)
+            if quantifiers is None or max(len(value), 2) ** quantifiers > MAX_REGEX_STEPS:
                 self.issues.append(information(
                     "not-checked", where, f"regex {pattern!r} is not applied: it could "
                                           "backtrack without bound on this input"))
@@ -477,6 +477,40 @@ class _Response:
     def _name(self) -> str:
         url = self.questionnaire.get("url")
         return repr(url) if isinstance(url, str) else "(no url)"
+
+
+def regex_quantifiers(pattern: str) -> int | None:
+    """The number of quantifiers of a regex outside character classes, or None when it has a
+    quantified group or a backreference (its backtracking is not bounded by a power)."""
+    count = 0
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            if not in_class and pattern[index + 1:index + 2].isdigit() and \
+                    pattern[index + 1] != "0":
+                return None  # a backreference
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[index + 1:index + 2] == "]":
+                index += 1  # a literal ] first in the class
+        elif char in "*+?{":
+            if index > 0 and pattern[index - 1] == ")" and char != "?":
+                return None  # a quantified group
+            if char == "?" and index > 0 and pattern[index - 1] in "*+?}(":
+                index += 1
+                continue  # a lazy quantifier or a group flag, not another quantifier
+            count += 1
+            if char == "{":
+                end = pattern.find("}", index)
+                index = end if end > 0 else index
+        index += 1
+    return count
 
 
 def _list(value: Any) -> list[JsonDict]:
