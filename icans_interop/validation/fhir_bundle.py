@@ -96,10 +96,10 @@ def index(bundle: ResourceCtx, resources: dict[int | None, ResourceCtx]) -> Inde
     return idx
 
 
-def check(idx: Index) -> list[Issue]:
-    """Every Bundle-level rule of the module docstring."""
+def check(idx: Index, resource_types: frozenset[str]) -> list[Issue]:
+    """Every Bundle-level rule of the module docstring (``resource_types``: of the version)."""
     return [*_entry_rules(idx), *_unique_full_urls(idx), *_full_url_rules(idx),
-            *_link_rules(idx), *_search_rules(idx)]
+            *_link_rules(idx), *_search_rules(idx, resource_types)]
 
 
 def _entry_rules(idx: Index) -> list[Issue]:
@@ -204,7 +204,8 @@ def _link_rules(idx: Index) -> list[Issue]:
     return issues
 
 
-def searched_types(bundle: dict[str, Any]) -> frozenset[str] | None:
+def searched_types(bundle: dict[str, Any],
+                   resource_types: frozenset[str]) -> frozenset[str] | None:
     """The resource types a searchset's ``self`` link searched for, or None if unknown."""
     links = bundle.get("link")
     for link in links if isinstance(links, list) else []:
@@ -214,19 +215,18 @@ def searched_types(bundle: dict[str, Any]) -> frozenset[str] | None:
         parts = urlsplit(link["url"])
         params = dict(parse_qsl(parts.query))
         if "_type" in params:
-            return frozenset(t.strip() for t in params["_type"].split(",") if t.strip())
-        last = parts.path.rstrip("/").rsplit("/", 1)[-1]
-        if re.fullmatch(r"[A-Z][A-Za-z]+", last):
-            return frozenset({last})
-        return None
+            named = frozenset(t.strip() for t in params["_type"].split(",") if t.strip())
+            return named if named <= resource_types else None
+        last = parts.path.rstrip("/").removesuffix("/_search").rsplit("/", 1)[-1]
+        return frozenset({last}) if last in resource_types else None
     return None
 
 
-def _search_rules(idx: Index) -> list[Issue]:
+def _search_rules(idx: Index, resource_types: frozenset[str]) -> list[Issue]:
     if idx.bundle_type != "searchset":
         return []
     issues: list[Issue] = []
-    searched = searched_types(idx.bundle.data)
+    searched = searched_types(idx.bundle.data, resource_types)
     raw_entries = idx.bundle.data.get("entry")
     raw_entries = raw_entries if isinstance(raw_entries, list) else []
     for entry in idx.entries:

@@ -283,7 +283,7 @@ def check(walk: Walk) -> list[Issue]:
         if res.type == "Bundle" and not res.unknown_type:
             index = fhir_bundle.index(res, entries_of.get(id(res), {}))
             indexes[id(res)] = index
-            issues.extend(fhir_bundle.check(index))
+            issues.extend(fhir_bundle.check(index, known_types))
     for ref in walk.refs:
         bundle = _bundle_of(ref.resource)
         idx = indexes.get(id(bundle)) if bundle is not None else None
