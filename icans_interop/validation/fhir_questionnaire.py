@@ -138,7 +138,7 @@ def _extensions(node: JsonDict) -> dict[str, list[JsonDict]]:
     known = rules().extensions
     out: dict[str, list[JsonDict]] = {}
     for ext in node.get("extension", []) if isinstance(node.get("extension"), list) else []:
-        if isinstance(ext, dict) and ext.get("url") in known:
+        if isinstance(ext, dict) and isinstance(ext.get("url"), str) and ext["url"] in known:
             out.setdefault(known[ext["url"]], []).append(ext)
     return out
 
@@ -268,7 +268,7 @@ class _Response:
         kind = definition.get("type")
         answers = _list(item.get("answer"))
         children = _list(definition.get("item"))
-        if answers and kind in rules().no_answers:
+        if answers and isinstance(kind, str) and kind in rules().no_answers:
             self.issues.append(error(MISMATCH, where, f"an item of type {kind!r} has no "
                                                       "answers"))
         elif answers:
@@ -398,7 +398,8 @@ class _Response:
 
     def attachment(self, extensions: dict[str, list[JsonDict]], value: JsonDict,
                    where: str) -> None:
-        types = {e.get("valueCode") for e in extensions.get("mimeType", [])}
+        types = {e["valueCode"] for e in extensions.get("mimeType", [])
+                 if isinstance(e.get("valueCode"), str)}
         content_type = value.get("contentType")
         if types and isinstance(content_type, str) and content_type not in types:
             self.issues.append(error("invalid-value", f"{where}.contentType",
