@@ -18,7 +18,6 @@ import contextlib
 import copy
 import os
 import random
-import time
 import warnings
 from functools import lru_cache
 
@@ -28,6 +27,7 @@ from pydicom.dataset import Dataset
 
 from icans_interop.validation.result import ValidationResult
 from icans_interop.validation.sr import validate_sr
+from tests.workbound import watchdog
 
 try:
     from test_sr_defects import base_dataset, by_reference, encode, items
@@ -63,14 +63,13 @@ def corpus() -> tuple[bytes, ...]:
 
 
 def check_input(data: bytes | Dataset, profile: str) -> ValidationResult:
-    """The fuzz property: a result, no internal error, under a second of CPU."""
-    started = time.process_time()
-    result = validate_sr(data, profile)  # type: ignore[arg-type]
-    elapsed = time.process_time() - started
+    """The fuzz property: a result, no internal error, no hang (a watchdog, not a time
+    limit: speed is measured in bench/)."""
+    with watchdog():
+        result = validate_sr(data, profile)  # type: ignore[arg-type]
     assert isinstance(result, ValidationResult)
     internal = [str(i) for i in result.issues if i.code == "internal-error"]
     assert not internal, internal
-    assert elapsed < 1.0, f"{elapsed:.2f} s"
     return result
 
 
