@@ -111,15 +111,25 @@ def _check_uid_root(uid_root: str | None) -> None:
 
 
 def _read_images(paths: list[str]) -> list[tuple[str, Any]]:
-    """The source images' headers (pixel data not read); exit 3 for one that is not DICOM."""
+    """The source images' headers (pixel data not read); exit 3 for one that is not DICOM.
+
+    A deflated image is first read by the byte layer, which inflates only up to its limit:
+    pydicom inflates a deflated body whole, so it never sees one that could be a bomb."""
     from pydicom import dcmread
     from pydicom.errors import InvalidDicomError
+
+    from icans_interop.dicom import part10
 
     images = []
     for path in paths:
         data = read_input(path)
         try:
+            if part10.is_deflated(data):
+                part10.identity(data)
             images.append((label(path), dcmread(io.BytesIO(data), stop_before_pixels=True)))
+        except part10.Part10Error as exc:
+            fail(f"{label(path)}: not a DICOM file we can read ({exc.code}): {exc}",
+                 EXIT_UNREADABLE)
         except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError) as exc:
             fail(f"{label(path)}: not a readable DICOM file ({exc})", EXIT_UNREADABLE)
     return images
@@ -238,7 +248,13 @@ def convert(
                                   sop_class=sop_class, uid_root=uid_root,
                                   allow_empty=allow_empty, force=force)
     except conversion.OutputRejected as rejected:
+        from icans_interop.validation.runner import UNREADABLE_CODES
+
         findings.add(where, rejected.issues)
+        if any(i.code in UNREADABLE_CODES - {"unreadable"} for i in rejected.issues):
+            findings.print()  # over a size or nesting limit: the input cannot be read
+            fail(f"{where}: cannot be read within the limits; nothing written",
+                 EXIT_UNREADABLE)
         _finish(Outputs(), findings, False, fmt, [], {"skipped": []},
                 forceable=not any(i.code == "unreadable" for i in rejected.issues))
         return
