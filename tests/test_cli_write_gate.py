@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from icans_interop import dicom, fhir, sniff
 from icans_interop.cli import app
 from icans_interop.model import load_case
-from tests import test_fhir_defects, test_sr_defects
+from tests import corpus_sr, oracles, test_fhir_defects, test_sr_defects
 from tests.clirun import CASE, INVALID, icans, text
 
 runner = CliRunner()
@@ -412,3 +412,57 @@ def test_uid_root_puts_the_sites_root_on_the_instance(tmp_path: Path) -> None:
     assert dcmread(out).SOPInstanceUID.startswith("1.2.826.0.1.3680043.10.1412.")
     bad = icans("report", CASE, "--sr", out, "--uid-root", "1.02.3")
     assert bad.returncode == 2 and b"--uid-root" in bad.stderr
+
+
+# --- other producers' records: none is turned into an ICANS report ---------------------------
+
+
+_EXAMPLES = (Path(__file__).resolve().parent.parent / "tools" / "fhir-examples" / "node_modules"
+             / "hl7.fhir.r4.examples")
+#: Why a record of another producer may be refused: never silently converted.
+_REASONS = frozenset({"no-icans-content", "would-invent", "ambiguous-source", "unreadable"})
+
+
+def _refusal(data: bytes, kind: Any) -> set[str]:
+    """The codes of the errors that stop converting ``data`` (fails if it converts)."""
+    from icans_interop import conversion
+
+    try:
+        conversion.convert(data, kind, "fhir" if kind == "sr" else "sr")
+    except conversion.OutputRejected as rejected:
+        return {i.code for i in rejected.issues if i.severity == "error"}
+    raise AssertionError("converted a record without ICANS content")
+
+
+@pytest.mark.parametrize("name", sorted(corpus_sr.SCENARIOS))
+def test_highdicom_srs_are_refused_with_a_reason(name: str) -> None:
+    oracles.require_module("highdicom")
+    reasons = _refusal(corpus_sr.build(name), "sr")
+    assert "no-icans-content" in reasons, reasons
+
+
+@pytest.mark.parametrize("name", corpus_sr.DCMQI_SCENARIOS)
+def test_dcmqi_srs_are_refused_with_a_reason(name: str) -> None:
+    oracles.require(None if corpus_sr.dcmqi_writer() else "dcmqi's tid1500writer not installed")
+    reasons = _refusal(corpus_sr.build_dcmqi(name), "sr")
+    assert "no-icans-content" in reasons, reasons
+
+
+def _hl7_reports() -> list[Path]:
+    if not _EXAMPLES.is_dir():
+        return []
+    return sorted(p for p in _EXAMPLES.glob("*.json")
+                  if p.name.startswith(("DiagnosticReport-", "Bundle-"))
+                  and b'"DiagnosticReport"' in p.read_bytes())
+
+
+def test_hl7_examples_with_reports_are_present() -> None:
+    oracles.require(None if _hl7_reports() else
+                    "hl7.fhir.r4.examples not installed in tools/fhir-examples (.ci/run)")
+    assert len(_hl7_reports()) >= 20
+
+
+@pytest.mark.parametrize("path", _hl7_reports(), ids=lambda p: p.stem)
+def test_hl7_example_reports_are_refused_with_a_reason(path: Path) -> None:
+    reasons = _refusal(path.read_bytes(), "fhir")
+    assert reasons & _REASONS, reasons
