@@ -20,6 +20,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 ## run: install and run the main job on the bundled example case
 run: $(VENV)/.installed-run
+	mkdir -p $(OUT)
 	$(BIN)/icans-interop check $(CASE)
 	$(BIN)/icans-interop grade $(CASE)
 	$(BIN)/icans-interop report $(CASE) --sr $(OUT)/example-sr.dcm --fhir $(OUT)/example-r4.json

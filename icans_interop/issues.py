@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Final, Literal
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+#: Code system of the issue codes (exported as a CodeSystem by ``icans-interop terminology``).
+ISSUE_CODE_SYSTEM = "https://fhir.icans-interop.org/CodeSystem/issue-code"
+
 Severity = Literal["error", "warning", "information"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "information": 2}
 

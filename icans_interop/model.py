@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from typing import Annotated, Any, Final, Literal, NamedTuple
+from typing import Annotated, Any, Final, Literal, NamedTuple, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -125,7 +125,8 @@ SeizureKey = Annotated[str, RoleKey("seizure_status")]
 MotorKey = Annotated[str, RoleKey("motor_status")]
 IcpKey = Annotated[str, RoleKey("icp_finding")]
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True,
+                     use_attribute_docstrings=True)
 
 
 class Patient(BaseModel):
@@ -139,13 +140,23 @@ class Patient(BaseModel):
 
     model_config = _FROZEN
     id: Annotated[str, Field(min_length=1, max_length=64)]
+    """The patient identifier (medical record number) as the issuer writes it (DICOM Patient ID)."""
     id_issuer: Annotated[str, Field(max_length=64)] | None = None
+    """Name of the organisation that issued ``id`` (DICOM Issuer of Patient ID, FHIR
+    identifier.assigner)."""
     id_system: Annotated[str, Field(min_length=1, max_length=64,
                                     pattern=r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")] | None = None
+    """URI of the identifier namespace, e.g. ``urn:oid:1.2.3`` or
+    ``https://hospital.example/mrn`` (DICOM Issuer of Patient ID Qualifiers, FHIR
+    identifier.system). Without it no conditional create is used."""
     family_name: Annotated[str, Field(max_length=64)] | None = None
+    """Family name."""
     given_name: Annotated[str, Field(max_length=64)] | None = None
+    """Given name(s)."""
     birth_date: dt.date | None = None
+    """Date of birth (YYYY-MM-DD)."""
     sex: Literal["M", "F", "O"] | None = None
+    """Administrative sex: M, F or O (DICOM Patient's Sex)."""
 
 
 class Study(BaseModel):
@@ -153,11 +164,18 @@ class Study(BaseModel):
 
     model_config = _FROZEN
     instance_uid: Uid
+    """Study Instance UID of the MR study the findings were made on (digits and dots, at most
+    64 characters)."""
     accession_number: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    """Accession number of the order (at most 16 characters)."""
     date: dt.date
+    """Date the study was performed (YYYY-MM-DD)."""
     time: dt.time | None = None
+    """Time the study was performed (HH:MM[:SS])."""
     description: Annotated[str, Field(max_length=64)] | None = None
+    """Study description as the modality or RIS wrote it."""
     referring_physician: PersonName | None = None
+    """Referring physician, ``Family^Given`` (DICOM person-name form)."""
 
 
 class SignalObservation(BaseModel):
@@ -165,7 +183,10 @@ class SignalObservation(BaseModel):
 
     model_config = _FROZEN
     sequence: SequenceKey
+    """The MR sequence (concept key, e.g. ``flair``); `icans-interop codes --role sequence`
+    lists them."""
     signal: SignalKey
+    """What the sequence shows (concept key, e.g. ``hyperintense``)."""
 
 
 class Finding(BaseModel):
@@ -179,15 +200,27 @@ class Finding(BaseModel):
 
     model_config = _FROZEN
     pattern: PatternKey
+    """The ICANS imaging pattern of the knowledge entry (concept key)."""
     sites: tuple[AnatomyKey, ...] = ()
+    """Anatomical sites of the finding (concept keys); each must belong to the pattern's regions."""
     laterality: LateralityKey | None = None
+    """Left, right, bilateral or unilateral (concept key)."""
     distribution: tuple[DistributionKey, ...] = ()
+    """Distribution descriptors, e.g. ``symmetric``, ``diffuse`` (concept keys)."""
     number: NumberKey | None = None
+    """Number of lesions: single or multiple (concept key)."""
     morphology: MorphologyKey | None = None
+    """Lesion morphology (concept key)."""
     signals: tuple[SignalObservation, ...] = ()
+    """Signal per MR sequence."""
     tracking_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """The author's label for the finding, stable across reports (TID 1500 Tracking
+    Identifier); the tracking UID is derived from it."""
     tracking_uid: Uid | None = None
+    """Derived when absent (from the study UID and the tracking id or the finding's content);
+    give it only to keep another system's UID."""
     observation_uid: Uid | None = None
+    """Derived when absent, like ``tracking_uid``."""
 
 
 class IceItems(BaseModel):
@@ -195,13 +228,21 @@ class IceItems(BaseModel):
 
     model_config = _FROZEN
     orientation_year: Annotated[int, Field(ge=0, le=1)]
+    """Orientation to year: 1 point."""
     orientation_month: Annotated[int, Field(ge=0, le=1)]
+    """Orientation to month: 1 point."""
     orientation_city: Annotated[int, Field(ge=0, le=1)]
+    """Orientation to city: 1 point."""
     orientation_hospital: Annotated[int, Field(ge=0, le=1)]
+    """Orientation to hospital: 1 point."""
     naming: Annotated[int, Field(ge=0, le=3)]
+    """Naming three objects: up to 3 points."""
     commands: Annotated[int, Field(ge=0, le=1)]
+    """Following simple commands: 1 point."""
     writing: Annotated[int, Field(ge=0, le=1)]
+    """Writing a standard sentence: 1 point."""
     attention: Annotated[int, Field(ge=0, le=1)]
+    """Counting backwards from 100 by ten: 1 point."""
 
     @property
     def total(self) -> int:
@@ -233,12 +274,19 @@ class NeuroAssessment(BaseModel):
 
     model_config = _FROZEN
     assessed_at: AwareDatetime | None = None
+    """When the patient was assessed, with a UTC offset (e.g. 2026-11-03T09:00:00+01:00)."""
     ice: IceItems | None = None
+    """The ICE score item by item; absent when the ICE could not be performed (e.g. unarousable)."""
     consciousness: ConsciousnessKey = "awake"
+    """Depressed level of consciousness domain (concept key)."""
     seizure: SeizureKey = "no_seizure"
+    """Seizure domain (concept key)."""
     motor: MotorKey = "no_motor_weakness"
+    """Motor findings domain (concept key)."""
     icp_findings: tuple[IcpKey, ...] = ()
+    """Elevated ICP / cerebral edema findings (concept keys)."""
     signs: tuple[SignKey, ...] = ()
+    """Other clinical signs observed (concept keys); they never change the grade."""
 
 
 class VerifyingObserver(BaseModel):
@@ -250,7 +298,9 @@ class VerifyingObserver(BaseModel):
 
     model_config = _FROZEN
     name: PersonName
+    """Who verified the report, ``Family^Given``."""
     organization: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """The verifier's organisation; a verified DICOM SR requires it."""
 
 
 ReportStatus = Literal["preliminary", "final", "amended", "cancelled"]
@@ -273,17 +323,36 @@ class ImagingReport(BaseModel):
 
     model_config = _FROZEN
     patient: Patient
+    """Who the report is about."""
     study: Study
+    """The MR study the findings were made on."""
     issued: AwareDatetime
+    """When the report was issued (signed or released), with a UTC offset; the SR Content
+    Date/Time and DiagnosticReport.issued."""
     procedure: ProcedureKey = "mr_brain"
+    """The imaging procedure (concept key); `icans-interop codes --role procedure` lists them."""
     findings: tuple[Finding, ...] = ()
+    """The imaging findings, one per pattern and group of sites."""
     impression: Annotated[str, Field(max_length=10240)] | None = None
+    """The author's free-text impression."""
     observer_name: PersonName | None = None
+    """The author (radiologist), ``Family^Given`` (DICOM person-name form); without it the SR
+    names the software as device observer."""
     assessment: NeuroAssessment | None = None
+    """The clinical neurological assessment the ICANS grade is computed from; absent for an
+    imaging-only report."""
     icans_grade: Annotated[int, Field(ge=0, le=5)] | None = None
+    """The ICANS grade the author recorded (0-5); checked against the grade computed from
+    ``assessment``."""
     status: ReportStatus = "preliminary"
+    """preliminary, final, amended or cancelled (FHIR DiagnosticReport.status; SR
+    Completion/Verification flags). Left out: final with a verifying observer, else
+    preliminary."""
     verifying_observer: VerifyingObserver | None = None
+    """Who verified (signed) the report; required for a final or amended SR."""
     revision: Annotated[int, Field(ge=1, le=9999)] = 1
+    """Version of this report: 1 for the first, 2, 3 ... for amendments (each a new SR instance
+    in the same series)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -372,15 +441,84 @@ def report_uids(report: ImagingReport, sop_class_uid: str,
     return series, instance
 
 
+def coded_fields() -> dict[str, str]:
+    """Every case field that takes a concept key, as ``{"findings.sites": "anatomy", ...}``
+    (dotted path from the report -> terminology role), read from the model's annotations so
+    it cannot drift from them."""
+    found: dict[str, str] = {}
+
+    def roles(annotation: Any) -> list[str]:
+        if get_origin(annotation) is Annotated:
+            marks = [m.role for m in annotation.__metadata__ if isinstance(m, RoleKey)]
+            return marks or roles(get_args(annotation)[0])
+        return [r for arg in get_args(annotation) for r in roles(arg)]
+
+    def models(annotation: Any) -> list[type[BaseModel]]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [annotation]
+        return [m for arg in get_args(annotation) for m in models(arg)]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata \
+                else info.annotation
+            for role in roles(annotation):
+                found[prefix + name] = role
+            for inner in models(info.annotation):
+                walk(inner, f"{prefix}{name}.")
+
+    walk(ImagingReport, "")
+    return found
+
+
+#: Keys a case file may hold for people and tools, never data: JSON Schema's own comment
+#: and schema keywords, at any level.
+NOTE_KEYS: Final = frozenset({"$comment", "$schema"})
+
+
 def json_schema() -> dict[str, Any]:
-    """JSON Schema of the case-file format (an :class:`ImagingReport`)."""
+    """JSON Schema of the case-file format (an :class:`ImagingReport`), every field
+    described; ``$comment`` is allowed on every object."""
     schema = ImagingReport.model_json_schema()
+    for node in [schema, *schema.get("$defs", {}).values()]:
+        for prop in node.get("properties", {}).values():
+            if isinstance(prop.get("description"), str):
+                prop["description"] = _one_paragraph(prop["description"])
+        if "properties" in node:
+            node["properties"]["$comment"] = {"type": "string",
+                                              "description": "A note for people; ignored."}
+    schema["properties"]["$schema"] = {"type": "string", "description": "Ignored."}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "ICANS imaging report (icans-interop case file)"
     return schema
 
 
-def load_case(text: str | bytes) -> ImagingReport:
-    """Parse a case file (JSON) into a report; raises pydantic ``ValidationError``."""
-    return ImagingReport.model_validate_json(text)
+def _one_paragraph(text: str) -> str:
+    return re.sub(r"(?<!\n)\n(?!\n)", " ", text)
 
+
+def _without_notes(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_notes(v) for k, v in value.items() if k not in NOTE_KEYS}
+    if isinstance(value, list):
+        return [_without_notes(v) for v in value]
+    return value
+
+
+def load_case(text: str | bytes) -> ImagingReport:
+    """Parse a case file (JSON) into a report; raises pydantic ``ValidationError`` (also for
+    text that is not JSON). ``$comment`` and ``$schema`` keys are ignored at any level."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return ImagingReport.model_validate_json(text)  # raises the located json_invalid
+    return ImagingReport.model_validate(_without_notes(data))
+
+
+def case_template() -> str:
+    """A starting case file with ``$comment`` notes (``icans-interop template --format
+    case``); it passes ``icans-interop check`` as it is."""
+    from importlib import resources
+
+    return resources.files("icans_interop.data").joinpath("case-template.json").read_text(
+        "utf-8")

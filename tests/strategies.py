@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from icans_interop import terminology
-from icans_interop.model import ICE_ITEMS, ImagingReport
+from icans_interop.model import ICE_ITEMS, Finding, ImagingReport
 
 _TERMS = terminology.load()
 
@@ -150,9 +150,44 @@ def report_dicts(draw: st.DrawFn, max_findings: int = 20) -> dict[str, Any]:
     _optional(draw, data, "observer_name", person_names())
     _optional(draw, data, "assessment", assessments())
     _optional(draw, data, "icans_grade", st.integers(0, 5))
+    _identity_and_status(draw, data)
     return data
 
 
+#: Identifier namespaces as hospitals write them (OID URNs and URLs).
+_ID_SYSTEMS = st.sampled_from(["urn:oid:2.16.840.1.113883.19.5", "urn:oid:1.2.3.4.5.6",
+                               "https://hospital.example.org/mrn", "http://ehr.example/ids/mrn"])
+
+
+def _identity_and_status(draw: st.DrawFn, data: dict[str, Any]) -> None:
+    """Status, verifier, revision and the patient identifier's namespace: a verified status
+    (final, amended) always with a verifier and organization (a verified SR needs both), a
+    preliminary one (stated or left to the default) never with one."""
+    _optional(draw, data["patient"], "id_system", _ID_SYSTEMS)
+    status = draw(st.sampled_from(["preliminary", "final", "amended", None]))
+    if status in ("final", "amended"):
+        data["verifying_observer"] = {"name": draw(person_names()),
+                                      "organization": draw(_text(64))}
+    if status is not None and (status != "final" or draw(st.booleans())):
+        data["status"] = status  # final is also the default with a verifier
+    # An SR tells an amendment only by its predecessor: amended is revision 2 or later, and
+    # a verified revision after the first reads back as amended (so final is revision 1).
+    if status == "amended":
+        data["revision"] = draw(st.integers(2, 9999))
+    elif status != "final":  # preliminary, stated or by default: any revision
+        _optional(draw, data, "revision", st.integers(1, 9999))
+
+
+@st.composite
+def _built(draw: st.DrawFn, data: dict[str, Any]) -> ImagingReport:
+    """The report from its dict, its findings given as dicts or as :class:`Finding` models
+    (the model derives the same identifiers either way)."""
+    if draw(st.booleans()):
+        data = {**data, "findings": [Finding.model_validate(f) for f in data["findings"]]}
+    return ImagingReport.model_validate(data)
+
+
 def imaging_reports(max_findings: int = 20) -> st.SearchStrategy[ImagingReport]:
-    """Valid reports: 0..``max_findings`` findings, all roles, Unicode names."""
-    return report_dicts(max_findings).map(ImagingReport.model_validate)
+    """Valid reports: 0..``max_findings`` findings, all roles, Unicode names, every status a
+    DICOM SR can carry, revisions; findings built as dicts or as models."""
+    return report_dicts(max_findings).flatmap(_built)

@@ -151,9 +151,11 @@ def test_a_form_response_gets_the_form_readers_issues_under_icans_only() -> None
     response = json.loads(_inputs()["form response"])
     response["status"] = "in-progress"
     icans = icans_interop.validate(response)
-    assert [(i.severity, i.code, i.location) for i in icans.issues] == [
+    assert [(i.severity, i.code, i.location) for i in icans.issues
+            if i.severity != "information"] == [
         ("warning", "invalid-value", "QuestionnaireResponse.status")]
-    assert icans_interop.validate(response, profile="base").issues == ()
+    base = icans_interop.validate(response, profile="base")
+    assert [i for i in base.issues if i.severity != "information"] == []
     response["item"][0]["linkId"] = "not-an-item-of-the-form"
     assert "unknown-item" in {i.code for i in icans_interop.validate(response).issues}
 
@@ -164,7 +166,7 @@ def test_invalid_case_files(name: str) -> None:
     expected = json.loads((INVALID / "expected.json").read_text("utf-8"))[name]
     result = icans_interop.validate(INVALID / name)
     assert result.kind == "case" and not result.valid
-    if expected["exit"] == 2:
+    if expected["exit"] != 1:  # the CLI exit of an input that cannot be read
         assert [i.code for i in result.issues] == ["unreadable"]
     else:
         assert any(expected["message"] in f"{i.code} {i.message}" for i in result.issues), \

@@ -34,7 +34,7 @@ def test_check_invalid_cases(name: str) -> None:
 
 def test_check_missing_file() -> None:
     result = runner.invoke(app, ["check", "/nonexistent/case.json"])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "cannot read" in result.output
 
 

@@ -91,7 +91,7 @@ def test_convert_rejects_unknown_input(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00\x01not dicom, not json")
     result = runner.invoke(app, ["convert", str(junk), "--to", "fhir", "-o",
                                  str(tmp_path / "x.json")])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "neither a DICOM SR nor a FHIR resource" in result.output
     assert not (tmp_path / "x.json").exists()
 
@@ -108,6 +108,8 @@ def test_report_with_source_image(tmp_path: Path) -> None:
     image.StudyInstanceUID = report.study.instance_uid
     image.SeriesInstanceUID = generate_uid()
     image.Modality = "MR"
+    image.PatientID = report.patient.id
+    image.Rows, image.Columns = 256, 256
     image.file_meta = FileMetaDataset()
     image.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     image.file_meta.MediaStorageSOPClassUID = MRImageStorage

@@ -122,11 +122,11 @@ def test_extract_keeps_an_existing_file_on_failure(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b"\x00\x01"])
-def test_extract_unreadable_input_exits_2(content: bytes, tmp_path: Path) -> None:
+def test_extract_unreadable_input_exits_3(content: bytes, tmp_path: Path) -> None:
     response = tmp_path / "bad.json"
     response.write_bytes(content)
     result = runner.invoke(app, ["extract", str(response), "-o", str(tmp_path / "o.json")])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output and not (tmp_path / "o.json").exists()
 
 
@@ -168,7 +168,7 @@ def test_render_of_an_unreadable_file(tmp_path: Path) -> None:
     bad = tmp_path / "x.bin"
     bad.write_bytes(b"\x00" * 10)
     result = runner.invoke(app, ["render", str(bad), "-o", str(tmp_path / "o.html")])
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == 3 and "Traceback" not in result.output
 
 
 def test_help_stays_fast_to_import() -> None:

@@ -67,27 +67,27 @@ def test_outcome_format_is_an_operation_outcome(corpus: Path) -> None:
     assert errors[0]["expression"][0].startswith("Bundle.entry[")
 
 
-def test_unreadable_input_exits_2(tmp_path: Path) -> None:
+def test_unreadable_input_exits_3(tmp_path: Path) -> None:
     junk = tmp_path / "junk"
     junk.write_bytes(b"\x00" * 10)
     result = runner.invoke(app, ["validate", str(junk)])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "unreadable" in result.stdout
 
 
-def test_truncated_sr_exits_2(tmp_path: Path) -> None:
+def test_truncated_sr_exits_3(tmp_path: Path) -> None:
     data = dicom.to_bytes(dicom.write(load_case(CASE.read_bytes())))
     path = tmp_path / "cut.dcm"
     path.write_bytes(data[: len(data) // 2])
     result = runner.invoke(app, ["validate", str(path), "--format", "json"])
-    assert result.exit_code in (1, 2), result.output
+    assert result.exit_code in (1, 3), result.output
     issues = json.loads(result.stdout)[0]["issues"]
     assert issues and "Traceback" not in result.output
 
 
-def test_missing_path_exits_2(tmp_path: Path) -> None:
+def test_missing_path_exits_3(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path / "nope.dcm")])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "no such file or folder" in result.output
 
 

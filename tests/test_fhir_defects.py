@@ -3,7 +3,12 @@
 Each case starts from a valid bundle written by our FHIR writer (the grade-3 fixture, R4
 transaction unless said otherwise), plants ONE defect, and asserts the exact issue code and
 location it must produce. Errors other than the expected ones fail the case unless the case
-lists them as consequences of the same defect.
+lists them as consequences of the same defect. Raw cases give the input (a whole resource or
+Bundle) and the expected issue directly.
+
+Where Medplum's validator (tools/fhir-validator) checks the rule, the case names a fragment
+of its message (``medplum``) and :func:`test_medplum_confirms_the_planted_defect` checks that
+the independent validator reports the same defect; the other cases cite the R4 rule.
 """
 
 from __future__ import annotations
@@ -15,6 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+try:
+    import oracles
+except ImportError:  # tests/ imported as a package
+    from tests import oracles  # type: ignore[no-redef]
 
 from icans_interop.fhir.writer import build
 from icans_interop.issues import catalogue
@@ -78,6 +88,9 @@ class Case:
     kind: str = "transaction"
     #: other error codes the same defect legitimately causes
     consequences: tuple[str, ...] = field(default_factory=tuple)
+    #: a fragment of Medplum's error message that confirms the defect (None: Medplum does not
+    #: check this rule)
+    medplum: str | None = None
 
 
 def _status(b: Json) -> tuple[str, str, str]:
@@ -325,6 +338,179 @@ def _r5_status(b: Json) -> tuple[str, str, str]:
     return "error", "not-in-value-set", at(b, "DiagnosticReport") + ".status"
 
 
+PATIENT = "Patient"
+UCUM = "http://unitsofmeasure.org"
+
+
+def _boolean_as_string(b: Json) -> tuple[str, str, str]:
+    res(b, PATIENT)["active"] = "true"
+    return "error", "invalid-value", at(b, PATIENT) + ".active"
+
+
+def _integer_as_string(b: Json) -> tuple[str, str, str]:
+    res(b, "Observation", ICE)["valueInteger"] = "4"
+    return "error", "invalid-value", at(b, "Observation", ICE) + ".valueInteger"
+
+
+def _decimal_as_string(b: Json) -> tuple[str, str, str]:
+    ice = res(b, "Observation", ICE)
+    del ice["valueInteger"]
+    ice["valueQuantity"] = {"value": "4", "unit": "{score}", "system": UCUM, "code": "{score}"}
+    return "error", "invalid-value", at(b, "Observation", ICE) + ".valueQuantity.value"
+
+
+def _integer_with_fraction(b: Json) -> tuple[str, str, str]:
+    res(b, "Observation", ICE)["valueInteger"] = 4.5
+    return "error", "invalid-value", at(b, "Observation", ICE) + ".valueInteger"
+
+
+def _integer_beyond_32_bits(b: Json) -> tuple[str, str, str]:
+    res(b, "Observation", ICE)["valueInteger"] = 2**31
+    return "error", "invalid-value", at(b, "Observation", ICE) + ".valueInteger"
+
+
+def _uri_with_space(b: Json) -> tuple[str, str, str]:
+    coding = res(b, PATIENT)["identifier"][0]["type"]["coding"][0]
+    coding["system"] = "http://terminology.hl7.org/CodeSystem/v2 0203"
+    return ("error", "invalid-value",
+            at(b, PATIENT) + ".identifier[0].type.coding[0].system")
+
+
+def _id_too_long(b: Json) -> tuple[str, str, str]:
+    res(b, PATIENT)["id"] = "p" * 65
+    return "error", "invalid-value", at(b, PATIENT) + ".id"
+
+
+def _string_over_1mb(b: Json) -> tuple[str, str, str]:
+    res(b, PATIENT)["name"][0]["text"] = "x" * (1024 * 1024 + 1)
+    return "error", "invalid-value", at(b, PATIENT) + ".name[0].text"
+
+
+def _invalid_base64(b: Json) -> tuple[str, str, str]:
+    res(b, "DiagnosticReport")["presentedForm"] = [{"contentType": "text/plain",
+                                                   "data": "..."}]
+    return "error", "invalid-value", at(b, "DiagnosticReport") + ".presentedForm[0].data"
+
+
+def _attachment_size(b: Json) -> tuple[str, str, str]:
+    res(b, "DiagnosticReport")["presentedForm"] = [{"contentType": "text/plain",
+                                                   "data": "aGVsbG8=", "size": 100}]
+    return "error", "invalid-value", at(b, "DiagnosticReport") + ".presentedForm[0].size"
+
+
+def _undefined_entity(b: Json) -> tuple[str, str, str]:
+    res(b, PATIENT)["text"] = {
+        "status": "generated",
+        "div": '<div xmlns="http://www.w3.org/1999/xhtml">Jane Doe &reg;</div>'}
+    return "error", "invariant-failed", at(b, PATIENT) + ".text.div"
+
+
+def _missing_status(b: Json) -> tuple[str, str, str]:
+    where = at(b, "Observation", GROUP)
+    del res(b, "Observation", GROUP)["status"]
+    return "error", "missing-required", where + ".status"
+
+
+def _narrative_without_div(b: Json) -> tuple[str, str, str]:
+    res(b, PATIENT)["text"] = {"status": "generated"}
+    return "error", "missing-required", at(b, PATIENT) + ".text.div"
+
+
+def _unknown_primitive_extension(b: Json) -> tuple[str, str, str]:
+    res(b, PATIENT)["_sex"] = {"extension": [
+        {"url": "http://example.org/fhir/StructureDefinition/x", "valueString": "x"}]}
+    return "error", "unknown-element", at(b, PATIENT) + "._sex"
+
+
+def _relative_full_url(b: Json) -> tuple[str, str, str]:
+    condition = index_of(b, "Condition")
+    b["entry"][condition]["fullUrl"] = "Condition/" + b["entry"][condition]["resource"]["id"]
+    return "error", "invalid-value", f"Bundle.entry[{condition}].fullUrl"
+
+
+def _full_url_disagrees(b: Json) -> tuple[str, str, str]:
+    condition = index_of(b, "Condition")
+    b["entry"][condition]["fullUrl"] = "http://fhir.example.org/r4/Condition/another-one"
+    return "error", "invalid-value", f"Bundle.entry[{condition}].fullUrl"
+
+
+def _two_self_links(b: Json) -> tuple[str, str, str]:
+    b["link"] = [{"relation": "self", "url": "http://fhir.example.org/r4/Bundle/1"},
+                 {"relation": "self", "url": "http://fhir.example.org/r4/Bundle/2"}]
+    return "error", "invalid-value", "Bundle.link[1]"
+
+
+def _relative_coding_system(b: Json) -> tuple[str, str, str]:
+    res(b, PATIENT)["identifier"][0]["type"]["coding"][0]["system"] = "v2-0203"
+    return ("error", "invalid-value",
+            at(b, PATIENT) + ".identifier[0].type.coding[0].system")
+
+
+def _value_set_as_system(b: Json) -> tuple[str, str, str]:
+    res(b, PATIENT)["identifier"][0]["type"]["coding"][0]["system"] = \
+        "http://hl7.org/fhir/ValueSet/identifier-type"
+    return ("error", "invalid-value",
+            at(b, PATIENT) + ".identifier[0].type.coding[0].system")
+
+
+def _raw(resource: Json) -> bytes:
+    return json.dumps(resource).encode()
+
+
+_SUBJECT = {"reference": "Patient/example"}
+_RAS_2 = _raw({"resourceType": "RiskAssessment", "id": "ra", "status": "final",
+               "subject": _SUBJECT, "prediction": [{"probabilityDecimal": 150}]})
+_CSD_1 = _raw({"resourceType": "CodeSystem", "id": "cs", "url": "http://example.org/cs",
+               "status": "draft", "content": "complete",
+               "concept": [{"code": "a"}, {"code": "b"}, {"code": "a"}]})
+_QUE_12 = _raw({"resourceType": "Questionnaire", "id": "q", "status": "draft", "item": [
+    {"linkId": "1", "type": "boolean"}, {"linkId": "2", "type": "boolean"},
+    {"linkId": "3", "type": "string", "enableWhen": [
+        {"question": "1", "operator": "=", "answerBoolean": True},
+        {"question": "2", "operator": "=", "answerBoolean": True}]}]})
+_PER_1_IN_ENCOUNTER = _raw({
+    "resourceType": "Encounter", "id": "e", "status": "finished",
+    "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+    "period": {"start": "2024-05-02T10:00:00Z", "end": "2024-05-01T10:00:00Z"}})
+_CTM_1 = _raw({"resourceType": "CareTeam", "id": "ct", "participant": [
+    {"member": {"reference": "Practitioner/p"}, "onBehalfOf": {"reference": "Organization/o"}}]})
+_SEARCH_RESULT_WITHOUT_ID = _raw({
+    "resourceType": "Bundle", "id": "s", "type": "searchset",
+    "link": [{"relation": "self", "url": "http://fhir.example.org/r4/Patient?name=doe"}],
+    "entry": [{"fullUrl": "http://fhir.example.org/r4/Patient/x",
+               "resource": {"resourceType": "Patient", "name": [{"family": "Doe"}]},
+               "search": {"mode": "match"}}]})
+_SEARCH_WRONG_TYPE = _raw({
+    "resourceType": "Bundle", "id": "s", "type": "searchset",
+    "link": [{"relation": "self", "url": "http://fhir.example.org/r4/Patient?name=doe"}],
+    "entry": [{"fullUrl": "http://fhir.example.org/r4/Device/d",
+               "resource": {"resourceType": "Device", "id": "d"},
+               "search": {"mode": "match"}}]})
+_SEARCH_OUTCOME_NOT_OO = _raw({
+    "resourceType": "Bundle", "id": "s", "type": "searchset",
+    "entry": [{"fullUrl": "http://fhir.example.org/r4/Patient/p",
+               "resource": {"resourceType": "Patient", "id": "p"},
+               "search": {"mode": "outcome"}}]})
+_VERSIONS = [{"fullUrl": "http://fhir.example.org/r4/Patient/p",
+              "resource": {"resourceType": "Patient", "id": "p",
+                           "meta": {"versionId": version}}} for version in ("1", "2")]
+_TWO_MATCHES = _raw({
+    "resourceType": "Bundle", "id": "c", "type": "collection", "entry": [
+        {"fullUrl": "http://fhir.example.org/r4/Observation/o", "resource": {
+            "resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"},
+            "subject": {"reference": "Patient/p"}}}, *_VERSIONS]})
+_VERSION_NOT_IN_DOCUMENT = _raw({
+    "resourceType": "Bundle", "id": "d", "type": "document",
+    "identifier": {"system": "urn:ietf:rfc:3986",
+                   "value": "urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0"},
+    "timestamp": "2024-05-01T10:00:00Z", "entry": [
+        {"fullUrl": "http://fhir.example.org/r4/Composition/c", "resource": {
+            "resourceType": "Composition", "id": "c", "status": "final",
+            "type": {"text": "note"}, "date": "2024-05-01", "title": "Note",
+            "author": [{"display": "Dr X"}], "subject": {"reference": "Patient/p/_history/3"}}},
+        *_VERSIONS]})
+
+
 _VALID_JSON = json.dumps(_bundle()).encode()
 _PRETTY = json.dumps(_bundle(), indent=2)
 _BROKEN_AT = _PRETTY.index('"status": "final"') + len('"status": ')
@@ -335,6 +521,54 @@ _NOT_UTF8 = b'{"resourceType": "Patient", "gender": "\xff"}'
 _NOT_UTF8_AT = _NOT_UTF8.index(b"\xff")
 
 CASES = [
+    # R4 JSON primitive rules (json.html, datatypes.html): the walk checks them before
+    # fhir.resources, which would coerce "true" and "4"
+    Case("boolean as a string", _boolean_as_string, medplum="expected boolean"),
+    Case("integer as a string", _integer_as_string, medplum="expected number"),
+    Case("decimal as a string", _decimal_as_string, medplum="expected number"),
+    Case("integer with a fraction", _integer_with_fraction, medplum="to be an integer"),
+    Case("integer beyond 32 bits", _integer_beyond_32_bits),
+    Case("uri with a space", _uri_with_space, medplum="Invalid uri format"),
+    Case("id longer than 64 characters", _id_too_long),
+    Case("string over 1 MB", _string_over_1mb, medplum="String cannot be larger than 1 MB"),
+    Case("invalid base64Binary", _invalid_base64, medplum="Invalid base64Binary format"),
+    Case("Attachment.size disagrees with data", _attachment_size),
+    Case("undefined XHTML entity in the narrative", _undefined_entity),
+    Case("missing required primitive", _missing_status, medplum="Missing required property"),
+    Case("narrative without div", _narrative_without_div,
+         medplum="Missing required property"),
+    Case("_name of no element", _unknown_primitive_extension),
+    # Bundle rules (bundle.html)
+    Case("relative fullUrl", _relative_full_url, consequences=("dangling-reference",)),
+    Case("fullUrl disagrees with the id", _full_url_disagrees,
+         consequences=("dangling-reference",)),
+    Case("two self links", _two_self_links),
+    Case("Coding.system not absolute", _relative_coding_system),
+    Case("Coding.system is a value set", _value_set_as_system),
+    Case("ras-2 in a RiskAssessment", raw=_RAS_2,
+         expected_raw=("error", "invariant-failed", "RiskAssessment.prediction[0]"),
+         medplum="Constraint ras-2 not met"),
+    Case("csd-1 duplicate code in a CodeSystem", raw=_CSD_1,
+         expected_raw=("error", "invariant-failed", "CodeSystem"),
+         medplum="Constraint csd-1 not met"),
+    Case("que-12 two enableWhen without enableBehavior", raw=_QUE_12,
+         expected_raw=("error", "invariant-failed", "Questionnaire.item[2]")),
+    Case("per-1 inside an Encounter", raw=_PER_1_IN_ENCOUNTER,
+         expected_raw=("error", "invariant-failed", "Encounter.period")),
+    Case("ctm-1 is not checked (resolve())", raw=_CTM_1,
+         expected_raw=("information", "not-checked", "CareTeam.participant[0]")),
+    Case("search result without id", raw=_SEARCH_RESULT_WITHOUT_ID,
+         expected_raw=("error", "missing-required", "Bundle.entry[0].resource.id")),
+    Case("search match of another type", raw=_SEARCH_WRONG_TYPE,
+         expected_raw=("error", "invalid-value", "Bundle.entry[0].resource")),
+    Case("search outcome that is no OperationOutcome", raw=_SEARCH_OUTCOME_NOT_OO,
+         expected_raw=("error", "invalid-value", "Bundle.entry[0].resource")),
+    Case("reference matching two versions", raw=_TWO_MATCHES,
+         expected_raw=("error", "dangling-reference",
+                       "Bundle.entry[0].resource.subject.reference")),
+    Case("versioned reference no document entry has", raw=_VERSION_NOT_IN_DOCUMENT,
+         expected_raw=("error", "dangling-reference",
+                       "Bundle.entry[0].resource.subject.reference")),
     Case("bad Observation.status", _status),
     Case("missing Observation.code", _missing_code),
     Case("gender 'woman'", _gender),
@@ -423,6 +657,24 @@ def test_planted_defect(case: Case) -> None:
         assert result.valid, result.to_text()
     known = catalogue()
     assert all(i.code in known for i in result.issues), result.to_text()
+
+
+MEDPLUM_CASES = [c for c in CASES if c.medplum is not None]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", MEDPLUM_CASES, ids=[c.name for c in MEDPLUM_CASES])
+def test_medplum_confirms_the_planted_defect(case: Case) -> None:
+    """The independent validator reports the planted defect too (and not the clean input)."""
+    if case.plant is not None:
+        data: Any = _bundle(case.version, case.kind)
+        case.plant(data)
+    else:
+        assert case.raw is not None
+        data = json.loads(case.raw)
+    messages = oracles.medplum_validate([data])
+    assert case.medplum is not None
+    assert any(case.medplum in m for m in messages), messages
 
 
 def test_defect_message_names_the_value() -> None:

@@ -38,6 +38,8 @@ def test_there_are_fixtures() -> None:
 _terms = terminology.load()
 _text = st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]),
                 min_size=1, max_size=20).map(str.strip).filter(bool)
+#: Person names (PN): text with at least one character that is not a delimiter.
+_name = _text.filter(lambda s: bool(s.replace("^", "").replace("=", "").strip()))
 _uid = st.lists(st.integers(0, 99_999), min_size=2, max_size=6).map(
     lambda parts: "1.2." + ".".join(str(p) for p in parts))
 _offsets = st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=1)),
@@ -100,7 +102,7 @@ def _own_reports(draw: st.DrawFn) -> ImagingReport:
                   "date": draw(st.dates(dt.date(1950, 1, 1), dt.date(2100, 1, 1))),
                   "time": draw(st.none() | st.times()),
                   "description": draw(st.none() | _text),
-                  "referring_physician": draw(st.none() | _text)},
+                  "referring_physician": draw(st.none() | _name)},
         "issued": draw(_aware),
         "procedure": draw(_keys("procedure")),
         "findings": draw(st.lists(_finding(), max_size=4)),
@@ -108,8 +110,8 @@ def _own_reports(draw: st.DrawFn) -> ImagingReport:
                                                | st.sampled_from("\t\n\r"),
                                                min_size=1, max_size=200).map(str.strip)
                            .filter(bool)),
-        "observer_name": draw(st.none() | _text
-                              | st.builds(lambda a, b: f"{a}^{b}", _text, _text)),
+        "observer_name": draw(st.none() | _name
+                              | st.builds(lambda a, b: f"{a}^{b}", _name, _name)),
         "assessment": draw(st.none() | _assessment()),
         "icans_grade": draw(st.none() | st.integers(0, 5)),
     }

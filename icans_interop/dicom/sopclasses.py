@@ -8,7 +8,7 @@ HAS CONCEPT MOD under items) and Key Object Selection cannot carry. UIDs are pyd
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
 from pydicom.uid import (
     BasicTextSRStorage,
@@ -17,8 +17,6 @@ from pydicom.uid import (
     EnhancedSRStorage,
     ExtensibleSRStorage,
 )
-
-SopClassName = Literal["comprehensive-3d", "enhanced", "comprehensive"]
 
 #: Writer option -> SOP Class UID.
 SOP_CLASS_UIDS: Final[dict[str, str]] = {

@@ -267,6 +267,9 @@ def _status_elements(report: ImagingReport, class_uid: str, series_uid: str,
     if flags is None:
         raise EncodingError(f"a {report.status} report has no DICOM SR form (an SR is "
                             "preliminary, final or amended)")
+    if report.status == "amended" and report.revision < 2:
+        raise EncodingError("an amended SR names the revision it replaces (Predecessor "
+                            "Documents Sequence): give the amendment revision 2 or later")
     elements = [c.element(tags.COMPLETION_FLAG, "CS", flags[0]),
                 c.element(tags.VERIFICATION_FLAG, "CS", flags[1])]
     verifier = report.verifying_observer
@@ -306,22 +309,26 @@ def _issuer_qualifiers(system: str) -> DataElement:
 
 
 def write(report: ImagingReport, *, sop_class: str = "comprehensive-3d",
-          source_images: Iterable[Any] | None = None, uid_root: str | None = None) -> Dataset:
+          source_images: Iterable[Any] | None = None, uid_root: str | None = None,
+          other_evidence: Iterable[Any] | None = None) -> Dataset:
     """The report as a new SR Dataset (with file meta, ready for ``dcmwrite``).
 
     ``sop_class`` is ``"comprehensive-3d"`` (default), ``"enhanced"`` or ``"comprehensive"``.
     ``source_images`` are pydicom Datasets (or :class:`SourceImage` s) of the images the
     findings were made on: they are listed in an Image Library (TID 1600) and in the Current
     Requested Procedure Evidence Sequence (images of other studies go to Pertinent Other
-    Evidence). The Series and SOP Instance UIDs are derived from the report's identity and
-    revision (:func:`~icans_interop.model.report_uids`, under ``uid_root`` when given), so
-    writing one report twice gives one instance. Raises :class:`EncodingError` for values
-    DICOM cannot carry and ``ValueError`` for an unknown ``sop_class`` or ``uid_root``; the
-    report itself is never modified.
+    Evidence). ``other_evidence`` (same forms) are instances the findings were not made on
+    but which the author deliberately cites: they go to the Pertinent Other Evidence
+    Sequence only, not to the Image Library. The Series and SOP Instance UIDs are derived
+    from the report's identity and revision (:func:`~icans_interop.model.report_uids`, under
+    ``uid_root`` when given), so writing one report twice gives one instance. Raises
+    :class:`EncodingError` for values DICOM cannot carry and ``ValueError`` for an unknown
+    ``sop_class`` or ``uid_root``; the report itself is never modified.
     """
     class_uid = sop_class_uid(sop_class)
     check_report(report)
     images = [_source_image(i) for i in source_images or ()]
+    cited = [_source_image(i) for i in other_evidence or ()]
     root = document_content(report, images)
     series_uid, instance_uid = report_uids(report, class_uid, uid_root)
     patient, study = report.patient, report.study
@@ -361,9 +368,9 @@ def write(report: ImagingReport, *, sop_class: str = "comprehensive-3d",
         elements.append(_issuer_qualifiers(patient.id_system))
     if study.description is not None:
         elements.append(c.element(tags.STUDY_DESCRIPTION, "LO", study.description))
-    if images:
+    if images or cited:
         current = [i for i in images if i.study_uid == study.instance_uid]
-        other = [i for i in images if i.study_uid != study.instance_uid]
+        other = [i for i in images if i.study_uid != study.instance_uid] + cited
         if current:
             elements.append(c.element(tags.CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE, "SQ",
                                       Sequence(_evidence(current))))

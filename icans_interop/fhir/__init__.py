@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
-from icans_interop.fhir.bundle import BundleType, Version
 from icans_interop.fhir.reader import read
 from icans_interop.fhir.serialize import to_json
 from icans_interop.fhir.writer import build, write, write_json
+from icans_interop.formats import BundleType
+from icans_interop.formats import FhirVersion as Version
 
 __all__ = ["BundleType", "Version", "build", "read", "to_json", "write", "write_json"]

@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Final
 from urllib.parse import quote
 
 from icans_interop.fhir.codes import JsonDict
+from icans_interop.formats import BundleType
+from icans_interop.formats import FhirVersion as Version
 from icans_interop.model import ImagingReport, SrInstance
-
-Version = Literal["R4", "R5"]
-BundleType = Literal["transaction", "collection"]
 
 IG_PROFILE: Final = "http://hl7.org/fhir/uv/dicom-sr/StructureDefinition/"
 PROFILE_MEASUREMENT_GROUP: Final = IG_PROFILE + "imaging-measurement-group"

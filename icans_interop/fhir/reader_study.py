@@ -26,7 +26,7 @@ from icans_interop.fhir.values import (
     is_partial_date,
     parse_date,
     parse_instant,
-    person_name,
+    person_name_of,
     strip_oid,
 )
 from icans_interop.issues import Issue
@@ -248,9 +248,10 @@ def read_procedure(bx: BundleIndex, report: Found | None) -> str | None:
                     if isinstance(cc, dict) and isinstance(cc.get("concept"), dict):
                         cc, where = cc["concept"], f"{where}.concept"  # R5 CodeableReference
                     candidates.append((cc, where))
-    for cc, _where in candidates:
+    for cc, where in candidates:
         key = codes.match(cc, ("procedure",)).key
         if key is not None:
+            bx.provenance.record("procedure", where)
             return key
     if candidates and candidates[0][0] is not None:
         cc, where = candidates[0]
@@ -292,14 +293,9 @@ def _people(bx: BundleIndex, owner: Found, elements: tuple[str, ...]
                 organization = as_str(org[1].get("name")) if org is not None else None
                 found = bx.resolve(role.get("practitioner"), "", "Practitioner", warn=False)
             if found is not None:
-                for name in as_list(found[1].get("name")):
-                    if isinstance(name, dict):
-                        pn = person_name(name)
-                        if pn:
-                            found_people.append((pn, organization))
-                            break
-                else:
-                    continue
+                pn = person_name_of(as_list(found[1].get("name")))
+                if pn:
+                    found_people.append((pn, organization))
                 continue
             if isinstance(ref, dict) and as_str(ref.get("display")):
                 found_people.append((str(ref["display"]), None))

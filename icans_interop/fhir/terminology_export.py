@@ -8,6 +8,9 @@
 * ``CodeSystem-icans-keys.json`` — the concept *keys* of the domain model as a code system
   (url :data:`KEYS_SYSTEM` = ``LOCAL_SYSTEM + "-keys"``, ``content`` complete), so that the
   model's values are themselves FHIR codes;
+* ``CodeSystem-issue-code.json`` — the issue codes of the validators and readers (url
+  :data:`~icans_interop.issues.ISSUE_CODE_SYSTEM`, ``content`` complete), the system of
+  ``details.coding`` in the OperationOutcomes ``validate --format outcome`` prints;
 * ``ValueSet-<role>.json`` — one ValueSet per role (url :data:`VALUESET_BASE` + role, with
   ``_`` written ``-``): ``compose.include`` per code system listing every code of the role's
   concepts (all codes the readers accept, standard and local);
@@ -25,7 +28,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from icans_interop import terminology
+from icans_interop import issues, terminology
 from icans_interop.terminology import LOCAL_SYSTEM, Concept, Terminology
 
 CANONICAL_BASE = LOCAL_SYSTEM.rsplit("/CodeSystem/", 1)[0]
@@ -96,6 +99,28 @@ def keys_code_system(terms: Terminology) -> JsonDict:
     }
 
 
+def issue_code_system() -> JsonDict:
+    """The catalogue of issue codes (``data/issue-codes.csv``) as a CodeSystem."""
+    entries = sorted(issues.catalogue().values(), key=lambda e: e.code)
+    return {
+        "resourceType": "CodeSystem", "id": "issue-code", "url": issues.ISSUE_CODE_SYSTEM,
+        "version": _version(), "name": "IcansInteropIssueCode",
+        "title": "icans-interop issue codes", "status": STATUS, "experimental": False,
+        "publisher": PUBLISHER,
+        "description": "What the icans-interop validators and readers report, one code per "
+                       "kind of problem; property severity is the default severity.",
+        "caseSensitive": True, "content": "complete", "count": len(entries),
+        "property": [{"code": "severity", "type": "code",
+                      "description": "Default severity (error, warning, information)"},
+                     {"code": "area", "type": "code",
+                      "description": "Which part of a record the check concerns"}],
+        "concept": [{"code": e.code, "display": e.code.replace("-", " "),
+                     "definition": e.description,
+                     "property": [{"code": "severity", "valueCode": e.severity},
+                                  {"code": "area", "valueCode": e.area}]} for e in entries],
+    }
+
+
 def keys_value_set() -> JsonDict:
     return {
         "resourceType": "ValueSet", "id": "icans-keys", "url": KEYS_VALUESET,
@@ -155,10 +180,18 @@ def concept_map(terms: Terminology) -> JsonDict:
 def resources(terms: Terminology | None = None) -> list[JsonDict]:
     """All terminology resources (CodeSystems, ValueSets by role, the ConceptMap)."""
     terms = terms or terminology.load()
-    out = [local_code_system(terms), keys_code_system(terms), keys_value_set()]
+    out = [local_code_system(terms), keys_code_system(terms), issue_code_system(),
+           keys_value_set()]
     out.extend(value_set(role, terms.value_set(role)) for role in terms.roles())
     out.append(concept_map(terms))
     return out
+
+
+def documents() -> dict[str, bytes]:
+    """Every terminology resource as ``{file name: UTF-8 JSON}``."""
+    return {f"{r['resourceType']}-{r['id']}.json":
+            (json.dumps(r, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+            for r in resources()}
 
 
 def export(out_dir: Path) -> list[Path]:
@@ -166,9 +199,8 @@ def export(out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for resource in resources():
-        path = out_dir / f"{resource['resourceType']}-{resource['id']}.json"
-        path.write_text(json.dumps(resource, ensure_ascii=False, indent=2) + "\n",
-                        encoding="utf-8")
+    for name, data in documents().items():
+        path = out_dir / name
+        path.write_bytes(data)
         written.append(path)
     return written

@@ -9,8 +9,9 @@ Writer and reader keep each conversion next to its inverse so they cannot drift 
   back;
 * DICOM UIDs are written ``urn:oid:<uid>`` (system ``urn:dicom:uid``); the prefix is stripped
   on reading and the rest must be a UID of at most 64 characters;
-* a DICOM PN (``Family^Given^Middle^Prefix^Suffix``) becomes a HumanName whose ``text`` keeps
-  it all; reading prefers that ``text`` and otherwise rebuilds the PN from the parts.
+* a DICOM PN (``Family^Given^Middle^Prefix^Suffix``) becomes a HumanName of family, given,
+  prefix and suffix (one without ``^`` is ``text``); a PN with ideographic or phonetic groups
+  becomes one HumanName per group, marked with the EN.representation extension.
 """
 
 from __future__ import annotations
@@ -121,10 +122,17 @@ def is_dicom_uid(value: str) -> bool:
 # Person names
 
 
+#: ISO 21090 EN.representation: which DICOM PN component group a HumanName is.
+EN_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
+#: DICOM PN component groups in order: alphabetic, ideographic, phonetic (PS3.5 6.2.1.2).
+_GROUPS = ("ABC", "IDE", "SYL")
+
+
 def split_person_name(name: str) -> JsonDict:
-    """HumanName of a DICOM PN (``Family^Given^Middle^Prefix^Suffix``): family, given,
-    prefix and suffix parts; a name without ``^`` (one free-text name) is ``text``."""
-    parts = name.split("=")[0].split("^")
+    """HumanName of one DICOM PN component group (``Family^Given^Middle^Prefix^Suffix``):
+    family, given, prefix and suffix parts; a name without ``^`` (one free-text name) is
+    ``text``."""
+    parts = name.split("^")
     if len(parts) == 1:
         return {"text": name}
     human: JsonDict = {}
@@ -140,8 +148,24 @@ def split_person_name(name: str) -> JsonDict:
     return human or {"text": name}
 
 
+def human_names(name: str) -> list[JsonDict]:
+    """The HumanNames of a DICOM PN: one per component group. A name with ideographic or
+    phonetic groups (``Yamada^Tarou=山田^太郎=やまだ^たろう``) marks each with the
+    EN.representation extension (ABC, IDE, SYL), as FHIR represents them."""
+    groups = name.split("=")[:3]
+    if len(groups) == 1:
+        return [split_person_name(name)]
+    names = []
+    for group, code in zip(groups, _GROUPS, strict=False):
+        if group:
+            names.append({"extension": [{"url": EN_REPRESENTATION, "valueCode": code}],
+                          **split_person_name(group)})
+    return names
+
+
 def person_name(name: JsonDict) -> str | None:
-    """DICOM PN text of a HumanName: from its parts, else its ``text``."""
+    """DICOM PN text of one HumanName (one component group): from its parts, else its
+    ``text``."""
     if not any(name.get(part) for part in ("family", "given", "prefix", "suffix")):
         return as_str(name.get("text"))
     family = as_str(name.get("family")) or ""
@@ -152,3 +176,26 @@ def person_name(name: JsonDict) -> str | None:
              " ".join(suffix)]
     pn = "^".join(parts).rstrip("^")
     return pn or None
+
+
+def _representation(name: JsonDict) -> str | None:
+    for extension in as_list(name.get("extension")):
+        if isinstance(extension, dict) and extension.get("url") == EN_REPRESENTATION:
+            code = extension.get("valueCode")
+            return code if code in _GROUPS else None
+    return None
+
+
+def person_name_of(names: list[Any]) -> str | None:
+    """DICOM PN of a resource's HumanNames (the inverse of :func:`human_names`): the groups
+    marked ABC/IDE/SYL joined with ``=``; without marks, the first name that has one."""
+    candidates = [n for n in names if isinstance(n, dict)]
+    groups: dict[str, str] = {}
+    for name in candidates:
+        code = _representation(name)
+        pn = person_name(name)
+        if code is not None and pn and code not in groups:
+            groups[code] = pn
+    if not groups:
+        return next((pn for n in candidates if (pn := person_name(n))), None)
+    return "=".join(groups.get(code, "") for code in _GROUPS).rstrip("=") or None

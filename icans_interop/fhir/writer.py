@@ -33,8 +33,6 @@ from pydicom.uid import Comprehensive3DSRStorage
 
 from icans_interop.fhir.bundle import (
     BundleBuilder,
-    BundleType,
-    Version,
     check_references,
     resource_id,
     search_token,
@@ -46,6 +44,8 @@ from icans_interop.fhir.values import instant, study_datetime
 from icans_interop.fhir.writer_assessment import add_assessment, add_condition
 from icans_interop.fhir.writer_findings import add_finding
 from icans_interop.fhir.writer_study import add_study_context
+from icans_interop.formats import BundleType
+from icans_interop.formats import FhirVersion as Version
 from icans_interop.model import ImagingReport, SrInstance, report_uids
 
 if TYPE_CHECKING:

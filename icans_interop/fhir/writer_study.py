@@ -27,7 +27,7 @@ from icans_interop.fhir.bundle import (
 from icans_interop.fhir.codes import JsonDict, codeable, fixed_cc, fixed_coding
 from icans_interop.fhir.layout import GENDER
 from icans_interop.fhir.values import (
-    split_person_name,
+    human_names,
     study_datetime,
     uid_value,
 )
@@ -71,14 +71,14 @@ def add_study_context(b: BundleBuilder) -> StudyContext:
         observer = _referenced(b, "Practitioner") or b.add(b.profile(
             {"resourceType": "Practitioner",
              "id": resource_id(report.observer_name, "Practitioner/observer"),
-             "name": [split_person_name(report.observer_name)]}, PROFILE_PARTICIPANT_PERSON))
+             "name": human_names(report.observer_name)}, PROFILE_PARTICIPANT_PERSON))
     verifier = _verifier(b)
     referrer = None
     referring = report.study.referring_physician
     if referring:
         referrer = b.add({"resourceType": "Practitioner",
                           "id": resource_id(referring, "Practitioner/referrer"),
-                          "name": [split_person_name(referring)]})
+                          "name": human_names(referring)})
     device = _device(b)
     procedure = codeable(report.procedure)
     order, study = _order_and_study(b, subject, referrer, procedure)
@@ -101,7 +101,7 @@ def _verifier(b: BundleBuilder) -> JsonDict | None:
     person = b.add(b.profile(
         {"resourceType": "Practitioner",
          "id": resource_id(verifier.name, "Practitioner/verifier"),
-         "name": [split_person_name(verifier.name)]}, PROFILE_PARTICIPANT_PERSON))
+         "name": human_names(verifier.name)}, PROFILE_PARTICIPANT_PERSON))
     if verifier.organization is None:
         return person
     organization = b.add({"resourceType": "Organization",

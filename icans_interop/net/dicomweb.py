@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -23,6 +21,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from icans_interop import files
 from icans_interop.net.names import readable_name
 from icans_interop.net.prepare import Prepared, prepare_files
 from icans_interop.net.transfer import TransferResult
@@ -140,7 +139,6 @@ def fetch(url: str, study: str, out_dir: Path, *, series: str | None = None,
     except requests.RequestException as exc:
         return [TransferResult(f"study {study}", False, _http_status(exc),
                                f"QIDO-RS failed: {exc}")]
-    out_dir.mkdir(parents=True, exist_ok=True)
     results: list[TransferResult] = []
     for entry in found:
         sop_class = _first(entry, _SOP_CLASS)
@@ -157,7 +155,12 @@ def fetch(url: str, study: str, out_dir: Path, *, series: str | None = None,
             results.append(TransferResult(str(target), False, _http_status(exc),
                                           f"WADO-RS failed: {exc}", sop_instance))
             continue
-        _write_atomic(target, dataset)
+        try:
+            _write_atomic(target, dataset)
+        except OSError as exc:
+            results.append(TransferResult(str(target), False, "not-written",
+                                          f"cannot write: {exc.strerror or exc}", sop_instance))
+            continue
         results.append(TransferResult(str(target), True, "200", "", sop_instance))
     return results
 
@@ -173,14 +176,9 @@ def _http_status(exc: Exception) -> str:
 
 
 def _write_atomic(target: Path, dataset: Dataset) -> None:
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    tmp = Path(name)
-    try:
-        dataset.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    files.write_file(target, buffer.getvalue())
 
 
 __all__ = ["fetch", "is_sr_class", "stow"]

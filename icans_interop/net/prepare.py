@@ -7,14 +7,12 @@ wrong is sent silently.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pydicom import dcmread
-
+from icans_interop.dicom import part10
 from icans_interop.net.transfer import TransferResult
 
 #: Files larger than this are refused before being read (the SR validator's own limit).
@@ -45,14 +43,10 @@ def prepare_file(path: Path, profile: str | None) -> Prepared:
         data = path.read_bytes()
     except OSError as exc:
         return _refuse(label, f"cannot read: {exc.strerror or exc}")
-    try:
-        head = dcmread(io.BytesIO(data), stop_before_pixels=True,
-                       specific_tags=["SOPClassUID", "SOPInstanceUID"])
-        sop_class = str(head.get("SOPClassUID", "") or "")
-        sop_instance = str(head.get("SOPInstanceUID", "") or "")
-        syntax = str(head.file_meta.get("TransferSyntaxUID", "") or "")
-    except Exception as exc:  # pydicom raises many kinds on garbage input
-        return _refuse(label, f"not a DICOM file: {type(exc).__name__}: {exc}")
+    try:  # the byte layer, within its limits: no pydicom call sees a deflate bomb
+        sop_class, sop_instance, syntax = part10.identity(data)
+    except part10.Part10Error as exc:
+        return _refuse(label, f"not a DICOM file we can read ({exc.code}): {exc}")
     if not sop_class or not sop_instance or not syntax:
         return _refuse(label, "no SOP Class UID, SOP Instance UID or Transfer Syntax UID")
     if profile is not None:

@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
+from icans_interop.formats import FhirVersion as Version
 from icans_interop.sdc.extract import read, read_located
 from icans_interop.sdc.prefill import write
 from icans_interop.sdc.questionnaire_writer import (
     QUESTIONNAIRE_URL,
-    Version,
     canonical,
     questionnaire,
     to_json,

@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from icans_interop.formats import FhirVersion as Version
 from icans_interop.issues import Issue, error, warning
 from icans_interop.model import Finding, ImagingReport, SignalObservation
 from icans_interop.sdc import form as f
 from icans_interop.sdc.questionnaire_writer import (
-    Version,
     canonical,
     check,
     option_coding,

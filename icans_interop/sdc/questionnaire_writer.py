@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from icans_interop import knowledge, terminology
+from icans_interop.formats import FhirVersion as Version
 from icans_interop.sdc import form as f
 
-Version = Literal["R4", "R5"]
 JsonDict = dict[str, Any]
 
 CANONICAL_BASE: Final = terminology.LOCAL_SYSTEM.rsplit("/CodeSystem/", 1)[0]

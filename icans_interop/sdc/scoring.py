@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from icans_interop.sdc.questionnaire_writer import EXT_CALCULATED, EXT_VARIABLE, FHIRPATH, Version
+from icans_interop.formats import FhirVersion as Version
+from icans_interop.sdc.questionnaire_writer import EXT_CALCULATED, EXT_VARIABLE, FHIRPATH
 
 JsonDict = dict[str, Any]
 Compiled = Callable[[Any, dict[str, Any]], list[Any]]

@@ -10,14 +10,17 @@
 3. Required value-set bindings (:mod:`.fhir_bindings`).
 4. Core invariants of the types we exchange, with compiled fhirpathpy (:mod:`.fhir_invariants`).
 5. References: resolution inside the Bundle and allowed target types (:mod:`.fhir_refs`).
-6. Codes: ICD-10-CM existence and billability, SNOMED CT/LOINC check digits, displays
+6. Codes: ICD-10-CM existence and billability (a claims rule: an error for ICANS content or
+   under profile ``icans``, else a warning), SNOMED CT/LOINC check digits, displays
    (:mod:`.fhir_codes`).
-7. Profile ``icans`` only: the bundle is read into the domain model with
+7. A QuestionnaireResponse against its Questionnaire, from the input or the ``supporting``
+   resources (:mod:`.fhir_questionnaire`).
+8. Profile ``icans`` only: the bundle is read into the domain model with
    :func:`icans_interop.fhir.read` (its issues are surfaced), the shared semantic rules run,
    located by the reader's provenance, and each ICD-10-CM G92.0x code (Condition.code,
    DiagnosticReport.conclusionCode) must agree with the recorded and the computed grade.
 
-Profile ``base`` stops after step 6, so any valid FHIR resource of any producer passes
+Profile ``base`` stops after step 7, so any valid FHIR resource of any producer passes
 without errors.
 """
 
@@ -25,22 +28,25 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final, Literal
 
 from icans_interop import sniff, sources
+from icans_interop.formats import FhirVersion as Version
+from icans_interop.formats import Profile
 from icans_interop.issues import Issue, error, information
 from icans_interop.validation import (
     fhir_bindings,
     fhir_codes,
+    fhir_datatypes,
     fhir_invariants,
     fhir_json,
+    fhir_questionnaire,
     fhir_refs,
     fhir_structure,
 )
 from icans_interop.validation.result import ValidationResult
-
-Version = Literal["R4", "R5"]
-Profile = Literal["icans", "base"]
 
 #: At most this many issues per file; the rest are summarised in one last issue.
 MAX_ISSUES: Final = 500
@@ -48,7 +54,9 @@ MAX_ISSUES: Final = 500
 
 def validate_fhir(source: object, version: Version | Literal["auto"] = "auto",
                   profile: Profile = "icans", *,
-                  file_label: str | None = None) -> ValidationResult:
+                  file_label: str | None = None,
+                  supporting: Sequence[str | Path | bytes | dict[str, Any]] = (),
+                  ) -> ValidationResult:
     """Validate one FHIR resource or Bundle.
 
     ``source`` is any kind of :mod:`icans_interop.sources`: a path, JSON text (the ``str``
@@ -56,11 +64,13 @@ def validate_fhir(source: object, version: Version | Literal["auto"] = "auto",
     JSON (``dict``) or a ``fhir.resources`` model. ``version`` ``auto`` is
     :func:`icans_interop.sniff.detect_fhir_version` of the input; the result's
     ``fhir_version`` says which version it was validated as.
+    ``supporting`` resources (same forms; Bundles count by their entries) are not validated
+    but consulted: the Questionnaire a QuestionnaireResponse answers.
     """
     label = file_label or _label(source)
     used: list[Version] = []
     try:
-        issues = _validate(source, version, profile, label, used)
+        issues = _validate(source, version, profile, label, used, supporting)
     except RecursionError:
         issues = [error("too-deep", label, "the input is nested too deeply to validate")]
     except MemoryError:
@@ -91,7 +101,9 @@ def _cap(issues: list[Issue]) -> list[Issue]:
 
 
 def _validate(source: object, version: Version | Literal["auto"], profile: Profile,
-              label: str, used: list[Version]) -> list[Issue]:
+              label: str, used: list[Version],
+              supporting: Sequence[str | Path | bytes | dict[str, Any]] = (),
+              ) -> list[Issue]:
     if version not in ("R4", "R5", "auto"):
         return [error("invalid-value", label,
                       f"unknown FHIR version {version!r} (R4, R5 or auto)")]
@@ -117,10 +129,31 @@ def _validate(source: object, version: Version | Literal["auto"], profile: Profi
                             f"a FHIR resource is a JSON object; this input is a JSON "
                             f"{_json_kind(data)}"))
         return issues
-    issues.extend(check_data(data, version))
+    helpers, problems = _supporting(supporting)
+    issues.extend(problems)
+    issues.extend(check_data(data, version, profile=profile, supporting=helpers))
     if profile == "icans" and not any(i.code in ("too-deep", "unreadable") for i in issues):
         issues.extend(icans_checks(data, issues))
     return issues
+
+
+def _supporting(items: Sequence[str | Path | bytes | dict[str, Any]],
+                ) -> tuple[list[dict[str, Any]], list[Issue]]:
+    """The supporting resources as parsed JSON, and an information for each unreadable one."""
+    parsed: list[dict[str, Any]] = []
+    problems: list[Issue] = []
+    for item in items:
+        if isinstance(item, dict):
+            parsed.append(item)
+            continue
+        loaded = fhir_json.load(item)
+        if isinstance(loaded.data, dict):
+            parsed.append(loaded.data)
+        else:
+            reason = "; ".join(i.message for i in loaded.issues) or "not a JSON object"
+            problems.append(information("not-checked", loaded.label,
+                                        f"supporting resource not used: {reason}"))
+    return parsed, problems
 
 
 def _json_kind(value: object) -> str:
@@ -129,23 +162,30 @@ def _json_kind(value: object) -> str:
 
 
 def check_data(data: dict[str, Any], version: Version = "R4",
-               timings: dict[str, float] | None = None) -> list[Issue]:
-    """The format-level checks (profile ``base``) on parsed JSON."""
+               timings: dict[str, float] | None = None, *,
+               profile: Profile = "base",
+               supporting: Sequence[dict[str, Any]] = ()) -> list[Issue]:
+    """The format-level checks on parsed JSON (all of profile ``base``; ``profile`` only sets
+    the severity of claims rules such as ICD-10-CM billability; ``supporting`` resources are
+    consulted, not validated)."""
     clock = _Clock(timings)
-    walk = fhir_structure.walk(data, version, fhir_invariants.evaluated_types(version))
+    walk = fhir_structure.walk(data, version,
+                               fhir_invariants.evaluated_types(version) | fhir_datatypes.TYPES)
     clock("walk")
     issues = list(walk.issues)
-    empty = {i.location for i in walk.issues if i.message.startswith("ele-1")}
-    issues.extend(i for i in fhir_structure.check_models(walk) if i.location not in empty)
+    issues.extend(fhir_structure.check_models(walk))
     clock("models")
     issues.extend(fhir_bindings.check(walk))
     clock("bindings")
     issues.extend(fhir_invariants.check(walk, version))
     clock("invariants")
     issues.extend(fhir_refs.check(walk))
+    issues.extend(fhir_datatypes.check(walk))
     clock("references")
-    issues.extend(fhir_codes.check(walk))
+    issues.extend(fhir_codes.check(walk, claims=profile == "icans"))
     clock("codes")
+    issues.extend(fhir_questionnaire.check(walk, supporting))
+    clock("questionnaires")
     return issues
 
 

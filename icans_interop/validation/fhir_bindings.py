@@ -21,6 +21,10 @@ from icans_interop.validation.fhir_structure import Bound, Walk, model
 CODE: Final = "not-in-value-set"
 MIME_TYPE: Final = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\s*;.*)?$")
+#: Values an element bound to mime types allows besides them. R4 CapabilityStatement.format
+#: (its definition's comment): '"xml", "json" and "ttl" are allowed, which describe the simple
+#: encodings described in the specification ... Otherwise, mime types are legal here.'
+MIME_TYPE_SHORTHANDS: Final = {"CapabilityStatement.format": frozenset({"xml", "json", "ttl"})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,8 @@ def _check(vs: ValueSet, item: Bound) -> Issue | None:
     value = item.value
     if vs.check == "mime-type":
         if item.type in ("code", "string") and isinstance(value, str) and \
-                not MIME_TYPE.match(value):
+                not MIME_TYPE.match(value) and \
+                value not in MIME_TYPE_SHORTHANDS.get(item.element, ()):
             return error(CODE, item.path, f"{value!r} is not a valid mime type (BCP 13)")
         return None
     if vs.check != "codes":

@@ -3,11 +3,17 @@
 * ICD-10-CM (``http://hl7.org/fhir/sid/icd-10-cm``): the code must exist in the CDC tabular
   (``simple_icd_10_cm``, imported only when an ICD-10-CM coding is present: it takes ~1.5 s),
   chapters and blocks are not codes. Where the code is a *diagnosis* (``Condition.code``,
-  ``DiagnosticReport.conclusionCode``) it must be billable, i.e. a leaf: ``G92.0`` is a
-  category, ``G92.00``-``G92.05`` are billable. A display that differs from the tabular
+  ``DiagnosticReport.conclusionCode``) it should be billable, i.e. a leaf: ``G92.0`` is a
+  category, ``G92.00``-``G92.05`` are billable. Billability is a reporting rule (ICD-10-CM
+  Official Guidelines for Coding and Reporting, Section I.B.2 "Level of Detail in Coding":
+  codes are reported at their highest number of characters), not an R4 conformance rule:
+  an error for ICANS content (a G92.0 code) or when ``claims`` is set (profile ``icans``), a
+  warning otherwise. A display that differs from the tabular
   description is a warning.
 * SNOMED CT and LOINC: the check digit (Verhoeff, mod 10) and SNOMED partition must be right
-  (:mod:`icans_interop.codecheck`); a malformed code certainly does not exist.
+  (:mod:`icans_interop.codecheck`); a malformed code certainly does not exist. A SNOMED CT
+  code may be a post-coordinated expression (R4 snomedct.html, "SNOMED CT Expressions":
+  ``71341001:272741003=7771000``): each concept id in it is checked.
 * Codes of the mapping tables (SNOMED CT, LOINC, DCM, RadLex, HPO, UMLS, the local code
   system): a display that differs from the table's display, DICOM code meaning and label is
   a warning. Comparison ignores case, repeated spaces and a SNOMED semantic tag.
@@ -32,6 +38,9 @@ DIAGNOSIS_ELEMENTS: Final = frozenset({
 })
 
 _SEMANTIC_TAG: Final = re.compile(r"\s*\([a-z /]+\)$")
+
+#: ICANS diagnoses (ICD-10-CM G92.0 and its grades): billability is always an error for them.
+ICANS_CATEGORY: Final = "G92.0"
 
 
 #: simple_icd_10_cm builds its tables when first used; a gateway validates in several worker
@@ -73,7 +82,29 @@ def icd10cm_problem(code: str) -> tuple[str, str] | None:
     return None
 
 
-def check(walk: Walk) -> list[Issue]:
+#: Characters of the SNOMED CT compositional grammar that a concept id never has.
+_SCT_EXPRESSION: Final = re.compile(r"[:=+{},()]")
+_SCT_TERM: Final = re.compile(r"\|[^|]*\||#-?[0-9.]+|\"[^\"]*\"")
+
+
+def sct_problem(code: str) -> str | None:
+    """Why a SNOMED CT code is malformed: a concept id, or an expression whose concept ids
+    (terms ``|...|`` and concrete values ``#5`` aside) are each well formed."""
+    if not _SCT_EXPRESSION.search(code):
+        return codecheck.sctid_problem(code)
+    ids = re.findall(r"[0-9]+", _SCT_TERM.sub(" ", code))
+    if not ids:
+        return "a SNOMED CT expression names concepts by their ids"
+    for sctid in ids:
+        found = codecheck.sctid_problem(sctid)
+        if found is not None:
+            return f"{sctid} in the expression: {found}"
+    return None
+
+
+def check(walk: Walk, claims: bool = False) -> list[Issue]:
+    """Code issues of every Coding the walk found; ``claims`` makes billability an error for
+    every diagnosis (profile ``icans``), not only for ICANS content."""
     issues: list[Issue] = []
     terms = terminology.load()
     for visit in walk.codings:
@@ -85,11 +116,11 @@ def check(walk: Walk) -> list[Issue]:
         display = node.get("display")
         display = display if isinstance(display, str) else None
         if system == terminology.ICD10CM:
-            issues.extend(_icd_issues(visit, code, display))
+            issues.extend(_icd_issues(visit, code, display, claims))
             continue
         problem = None
         if system == terminology.SNOMED:
-            problem = codecheck.sctid_problem(code)
+            problem = sct_problem(code)
         elif system == terminology.LOINC:
             problem = codecheck.loinc_problem(code)
         if problem is not None:
@@ -113,7 +144,8 @@ def check(walk: Walk) -> list[Issue]:
     return issues
 
 
-def _icd_issues(visit: CodingVisit, code: str, display: str | None) -> list[Issue]:
+def _icd_issues(visit: CodingVisit, code: str, display: str | None,
+                claims: bool) -> list[Issue]:
     found = icd10cm_problem(code)
     if found is not None:
         return [error(found[0], f"{visit.path}.code", found[1])]
@@ -122,7 +154,9 @@ def _icd_issues(visit: CodingVisit, code: str, display: str | None) -> list[Issu
     if visit.element in DIAGNOSIS_ELEMENTS and not icd.is_leaf(code):
         children = list(icd.get_children(code))
         shown = ", ".join(children[:6])
-        issues.append(error(
+        icans = code.replace(".", "").startswith(ICANS_CATEGORY.replace(".", ""))
+        make = error if claims or icans else warning
+        issues.append(make(
             "code-not-billable", f"{visit.path}.code",
             f"ICD-10-CM {code!r} ({icd.get_description(code)}) is a category, not a billable "
             f"code; a diagnosis in {visit.element.rsplit('.', 1)[0]} needs one of its "

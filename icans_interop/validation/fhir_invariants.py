@@ -14,7 +14,12 @@ with how it is evaluated:
 * ``native``: checked in Python elsewhere (ele-1 and ext-1 while walking, txt-1/txt-2 below,
   ref-1 and the per-entry Bundle rules bdl-3/4/5/7/8 with the references), each with the
   reason in the table.
-* ``skipped``: fhirpathpy cannot evaluate it; the reason is in the table, never a silent pass.
+* ``skipped``: fhirpathpy cannot evaluate it (ctm-1 calls ``resolve()``); the reason is in
+  the table, and a file holding a node of its type gets one ``not-checked`` information
+  naming it, never a silent pass. An expression that fails on a file's data likewise gets one
+  ``invariant-not-evaluated`` per invariant and file.
+
+The table covers every resource type and datatype of the R4 definitions.
 
 Best-practice constraints (dom-6, "a resource should have narrative") are guidelines, not
 conformance rules, and are not reported.
@@ -94,10 +99,11 @@ def table(version: str) -> dict[str, tuple[Invariant, ...]]:
 
 @cache
 def evaluated_types(version: str) -> frozenset[str]:
-    """Type paths with at least one invariant this module evaluates with FHIRPath (the
-    structure walk records their nodes for :func:`check`)."""
+    """Type paths with at least one invariant this module evaluates with FHIRPath or must
+    report as not checked (the structure walk records their nodes for :func:`check`)."""
     return frozenset(t for t, items in table(version).items()
-                     if any(i.evaluator == "fhirpath" and not i.best_practice for i in items))
+                     if any(i.evaluator in ("fhirpath", "skipped") and not i.best_practice
+                            for i in items))
 
 
 def skipped(version: str = "R4") -> list[Invariant]:
@@ -143,6 +149,7 @@ def check(walk: Walk, version: str) -> list[Issue]:
     from fhirpathpy.engine.nodes import ResourceNode
 
     issues: list[Issue] = []
+    unevaluated: dict[str, tuple[str, str, int]] = {}  # key -> (first location, error, count)
     for visit in walk.typed:
         items = invariants.get(visit.type_path)
         if not items:
@@ -151,6 +158,14 @@ def check(walk: Walk, version: str) -> list[Issue]:
         keys = node.keys()
         wrapped: Any = None
         for invariant in items:
+            if invariant.evaluator == "skipped" and not invariant.best_practice:
+                if invariant.key not in unevaluated:
+                    unevaluated[invariant.key] = (visit.path, "", 0)
+                    issues.append(information(
+                        "not-checked", visit.path,
+                        f"{invariant.key} ({invariant.type_path}: {invariant.human}) is not "
+                        f"checked: {invariant.reason}"))
+                continue
             if invariant.evaluator != "fhirpath" or invariant.best_practice or \
                     invariant.element is not None:
                 continue
@@ -165,14 +180,19 @@ def check(walk: Walk, version: str) -> list[Issue]:
             try:
                 result = compiled(invariant)(wrapped, env)
             except Exception as exc:
-                issues.append(information(
-                    "invariant-not-evaluated", visit.path,
-                    f"{invariant.key} could not be evaluated on this element "
-                    f"({type(exc).__name__}: {str(exc)[:120]})"))
+                first, reason, count = unevaluated.get(
+                    invariant.key, (visit.path, f"{type(exc).__name__}: {str(exc)[:120]}", 0))
+                unevaluated[invariant.key] = (first, reason, count + 1)
                 continue
             if _fails(result):
                 issues.append(_issue(invariant, visit.path,
                                      f"expression: {invariant.expression}"))
+    for key, (first, reason, count) in unevaluated.items():
+        if count:
+            more = f"; {count - 1} more elements" if count > 1 else ""
+            issues.append(information(
+                "invariant-not-evaluated", first,
+                f"{key} could not be evaluated on this element ({reason}){more}"))
     return issues
 
 

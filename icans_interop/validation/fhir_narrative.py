@@ -2,6 +2,11 @@
 
 Checked natively during the structure walk (:mod:`.fhir_structure`) rather than with FHIRPath:
 txt-1's ``htmlChecks()`` is not a FHIRPath function any library implements.
+
+The div is XML, not HTML: the only entities are XML's own five (``&amp;`` ``&lt;`` ``&gt;``
+``&quot;`` ``&apos;``) and character references; an HTML entity such as ``&reg;`` or
+``&nbsp;`` is undefined: the div is XHTML, i.e. XML (R4 narrative.html), and FHIR forbids a
+DTD (R4 xml.html), so only XML's predefined entities exist (the HL7 validator errs).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ _FORBIDDEN_ELEMENTS: Final = frozenset({
     "frameset", "object", "embed", "applet", "base", "link", "meta", "head", "body", "html",
     "title", "noscript", "svg", "math"})
 _ACTIVE_ATTRIBUTE: Final = re.compile(r"^on", re.IGNORECASE)
+_ENTITY: Final = re.compile(r"&([A-Za-z_:][A-Za-z0-9_:.\-]*);")
+_XML_ENTITIES: Final = frozenset({"amp", "lt", "gt", "quot", "apos"})
 
 
 def narrative_issues(div: Any, location: str, severity: Severity = "error") -> list[Issue]:
@@ -32,6 +39,13 @@ def narrative_issues(div: Any, location: str, severity: Severity = "error") -> l
         return [make(INVARIANT_CODE, location,
                      "txt-1: the narrative SHALL be XHTML without a DOCTYPE or entity "
                      "declarations")]
+    undefined = sorted({m.group(1) for m in _ENTITY.finditer(div)} - _XML_ENTITIES)
+    if undefined:
+        shown = ", ".join(f"&{name};" for name in undefined[:5])
+        return [make(INVARIANT_CODE, location,
+                     f"txt-1: the narrative uses the undefined entity {shown}: FHIR narrative "
+                     "is XML, whose only entities are &amp; &lt; &gt; &quot; &apos; (write the "
+                     "character itself or a character reference such as &#174;)")]
     try:
         root = ET.fromstring(div)
     except ET.ParseError as exc:

@@ -3,11 +3,17 @@
 Resolution follows FHIR R4 "Resolving references in Bundles":
 
 * ``urn:uuid:`` / ``urn:oid:`` references resolve only to an entry with that ``fullUrl``; a
-  missing one is an error (it can never resolve anywhere else).
+  missing one is an error (it can never resolve anywhere else), except in a ``collection``
+  Bundle: a collection is a set of resources with no processing rules (R4 bundle.html,
+  Bundle.type), its entries need not be complete, and the HL7 validator warns there.
 * absolute ``http(s)`` references resolve to the entry with that ``fullUrl`` when present.
 * relative ``Type/id`` references resolve against the base of the referring entry's RESTful
   ``fullUrl``, or to the entry whose resource has that type and id. Outside the Bundle they
   may name a resource on the server: an information, not an error.
+* a reference matching several entries (one fullUrl at two versions, bdl-7) is an error; a
+  versioned one (``Type/id/_history/v``) matches the entry of that ``meta.versionId``: when
+  entries of that type and id exist but none has the version, it is an error in a document or
+  message (which carry what they reference) and a warning elsewhere.
 * conditional references (``Type?search``) are only allowed in transaction/batch bundles;
   there they are matched against the entries' ``request.ifNoneExist`` searches and
   ``identifier=system|value`` searches against entry identifiers. Two matches are an error
@@ -17,145 +23,26 @@ Resolution follows FHIR R4 "Resolving references in Bundles":
 
 Each resolved (or spelled-out) target type is compared with the allowed target types of the
 element (``Observation.subject`` -> Patient | Group | Device | Location...), from the element
-model table; ``Reference.type`` must agree with the target. bdl-7 (fullUrl unique unless the
-versions differ) and the agreement of a RESTful ``fullUrl`` with ``Type/id`` are checked too.
+model table; ``Reference.type`` must agree with the target. The Bundle's own rules (bdl-7,
+fullUrl, links, searchsets) are in :mod:`.fhir_bundle`; dom-3 is checked here.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from icans_interop.issues import Issue, error, information
+from icans_interop.issues import Issue, error, information, warning
+from icans_interop.validation import fhir_bundle
+from icans_interop.validation.fhir_bundle import RESTFUL, URN, Entry, Index
 from icans_interop.validation.fhir_structure import Ref, ResourceCtx, Walk, model
 
-_RESTFUL: Final = re.compile(
-    r"^(?P<base>https?://.+/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"
-    r"(/_history/(?P<version>[A-Za-z0-9\-.]{1,64}))?$")
-_URN: Final = re.compile(r"^urn:(uuid|oid):\S+$")
 
-
-@dataclass(slots=True)
-class _Entry:
-    index: int
-    full_url: str | None
-    resource: ResourceCtx | None
-    request: dict[str, Any] | None
-
-
-@dataclass(slots=True)
-class _Index:
-    bundle: ResourceCtx
-    bundle_type: str
-    entries: list[_Entry] = field(default_factory=list)
-    by_full_url: dict[str, list[_Entry]] = field(default_factory=dict)
-    by_type_id: dict[tuple[str, str], list[_Entry]] = field(default_factory=dict)
-    by_resource: dict[int, _Entry] = field(default_factory=dict)
-    conditional: dict[tuple[str, str], list[_Entry]] = field(default_factory=dict)
-
-
-def _index(bundle: ResourceCtx, entries_of: dict[int, dict[int | None, ResourceCtx]]) -> _Index:
-    btype = bundle.data.get("type")
-    idx = _Index(bundle, btype if isinstance(btype, str) else "")
-    resources = entries_of.get(id(bundle), {})
-    raw_entries = bundle.data.get("entry")
-    if not isinstance(raw_entries, list):
-        return idx
-    for index, raw in enumerate(raw_entries):
-        if not isinstance(raw, dict):
-            continue
-        full_url = raw.get("fullUrl") if isinstance(raw.get("fullUrl"), str) else None
-        request = raw.get("request") if isinstance(raw.get("request"), dict) else None
-        entry = _Entry(index, full_url, resources.get(index), request)
-        idx.entries.append(entry)
-        if full_url:
-            idx.by_full_url.setdefault(full_url, []).append(entry)
-        res = entry.resource
-        if res is not None:
-            idx.by_resource[id(res)] = entry
-        if res is not None and isinstance(res.data.get("id"), str):
-            idx.by_type_id.setdefault((res.type, res.data["id"]), []).append(entry)
-    return idx
-
-
-_REQUEST_TYPES: Final = frozenset({"batch", "transaction", "history"})
-_RESPONSE_TYPES: Final = frozenset({"batch-response", "transaction-response", "history"})
-
-
-def _entry_rules(idx: _Index) -> list[Issue]:
-    """bdl-3, bdl-4, bdl-5 and bdl-8, entry by entry (native; see the invariants table)."""
-    issues: list[Issue] = []
-    base = idx.bundle.path
-    raw_entries = idx.bundle.data.get("entry")
-    known = idx.bundle_type in _REQUEST_TYPES | _RESPONSE_TYPES | {
-        "document", "message", "searchset", "collection"}
-    for index, raw in enumerate(raw_entries if isinstance(raw_entries, list) else []):
-        if not isinstance(raw, dict):
-            continue
-        where = f"{base}.entry[{index}]"
-        if known and ("request" in raw) != (idx.bundle_type in _REQUEST_TYPES):
-            issues.append(error(
-                "invariant-failed", f"{where}.request" if "request" in raw else where,
-                "bdl-3: entry.request mandatory for batch/transaction/history, otherwise "
-                f"prohibited (Bundle.type is {idx.bundle_type!r})"))
-        if known and ("response" in raw) != (idx.bundle_type in _RESPONSE_TYPES):
-            issues.append(error(
-                "invariant-failed", f"{where}.response" if "response" in raw else where,
-                "bdl-4: entry.response mandatory for batch-response/transaction-response/"
-                f"history, otherwise prohibited (Bundle.type is {idx.bundle_type!r})"))
-        if not any(k in raw for k in ("resource", "request", "response")):
-            issues.append(error("invariant-failed", where,
-                                "bdl-5: must be a resource unless there's a request or "
-                                "response"))
-        full_url = raw.get("fullUrl")
-        if isinstance(full_url, str) and "/_history/" in full_url:
-            issues.append(error("invariant-failed", f"{where}.fullUrl",
-                                f"bdl-8: fullUrl cannot be a version specific reference "
-                                f"({full_url!r})"))
-    return issues
-
-
-def _bundle_checks(idx: _Index) -> list[Issue]:
-    issues: list[Issue] = _entry_rules(idx)
-    base = idx.bundle.path
-    if idx.bundle_type != "history":
-        for full_url, entries in idx.by_full_url.items():
-            if len(entries) < 2:
-                continue
-            versions: dict[Any, int] = {}
-            for entry in entries:
-                meta = entry.resource.data.get("meta") if entry.resource else None
-                version = meta.get("versionId") if isinstance(meta, dict) else None
-                version = version if isinstance(version, str) else None
-                if version in versions:
-                    issues.append(error(
-                        "invariant-failed", f"{base}.entry[{entry.index}].fullUrl",
-                        f"bdl-7: FullUrl must be unique in a bundle, or else entries with the "
-                        f"same fullUrl must have different meta.versionId ({full_url!r} is also "
-                        f"the fullUrl of entry[{versions[version]}])"))
-                else:
-                    versions[version] = entry.index
-    for entry in idx.entries:
-        if entry.full_url is None or entry.resource is None:
-            continue
-        match = _RESTFUL.match(entry.full_url)
-        if match and match.group("base") and not match.group("version"):
-            rid = entry.resource.data.get("id")
-            if match.group("type") != entry.resource.type or (
-                    isinstance(rid, str) and match.group("id") != rid):
-                issues.append(error(
-                    "invalid-value", f"{base}.entry[{entry.index}].fullUrl",
-                    f"fullUrl {entry.full_url!r} does not agree with the resource "
-                    f"{entry.resource.type}/{rid if isinstance(rid, str) else '(no id)'}"))
-    return issues
-
-
-def _conditional_matches(idx: _Index, rtype: str, query: str) -> list[_Entry]:
+def _conditional_matches(idx: Index, rtype: str, query: str) -> list[Entry]:
     """Entries a conditional reference ``rtype?query`` would find within the bundle."""
-    found: list[_Entry] = []
+    found: list[Entry] = []
     params = parse_qsl(query, keep_blank_values=True)
     for entry in idx.entries:
         res = entry.resource
@@ -213,13 +100,12 @@ def _matches(data: dict[str, Any], name: str, value: str) -> bool:
     return False
 
 
-def _target_type(ref: Ref, idx: _Index | None) -> tuple[str | None, list[Issue]]:
+def _target_type(ref: Ref, idx: Index | None) -> tuple[str | None, list[Issue]]:
     """The resource type a reference points at (None if unknown) and resolution issues.
 
     A type read from the reference text (``Patient/1``, ``Patient?...``) is returned with a
     leading ``?`` so the caller can tell it from the type of a resolved resource.
     """
-    """The resource type a reference points at (None if unknown) and resolution issues."""
     node = ref.node
     value = node.get("reference")
     where = f"{ref.path}.reference"
@@ -241,15 +127,30 @@ def _target_type(ref: Ref, idx: _Index | None) -> tuple[str | None, list[Issue]]
         found = ids[value[1:]]
         return (found if isinstance(found, str) else None), issues
     if idx is not None:
-        entries = idx.by_full_url.get(value)
-        if entries is None and not _URN.match(value):
-            entries = _resolve_relative(value, ref, idx)
+        candidates, entries = _resolve(value, ref, idx)
+        distinct = len({e.version for e in entries}) == len(entries)  # else bdl-7 says it
+        if len(entries) > 1 and distinct and idx.bundle_type != "history":
+            issues.append(error(
+                "dangling-reference", where,
+                f"{value!r} matches {len(entries)} entries "
+                f"({', '.join(f'entry[{e.index}]' for e in entries)}); a reference identifies "
+                "one resource (give the version: Type/id/_history/version)"))
+        elif candidates and not entries:
+            # Type/id/_history/v where no entry of that Type/id has meta.versionId v: a
+            # document or message carries what it references; elsewhere the server may hold it
+            make = error if idx.bundle_type in ("document", "message") else warning
+            issues.append(make(
+                "dangling-reference", where,
+                f"{value!r}: entry {', '.join(str(e.index) for e in candidates)} has this type "
+                "and id but no entry has that meta.versionId"))
+            entries = candidates
         if entries:
             return entries[0].resource.type if entries[0].resource else None, issues
-    if _URN.match(value):
+    if URN.match(value):
         if idx is not None:
-            issues.append(error("dangling-reference", where,
-                                f"{value!r} matches no entry's fullUrl in this Bundle"))
+            make = warning if idx.bundle_type == "collection" else error
+            issues.append(make("dangling-reference", where,
+                               f"{value!r} matches no entry's fullUrl in this Bundle"))
         return None, issues
     if "?" in value:
         rtype, _sep, query = value.partition("?")
@@ -267,7 +168,7 @@ def _target_type(ref: Ref, idx: _Index | None) -> tuple[str | None, list[Issue]]
                 f"conditional reference {value!r} matches {len(matches)} entries "
                 f"({', '.join(f'entry[{m.index}]' for m in matches)}); it must match one"))
         return ("?" + rtype) if rtype else None, issues
-    match = _RESTFUL.match(value)
+    match = RESTFUL.match(value)
     if match is None:
         if not re.match(r"^[a-z][a-z0-9+.\-]*:", value):
             issues.append(error("invalid-value", where,
@@ -282,13 +183,29 @@ def _target_type(ref: Ref, idx: _Index | None) -> tuple[str | None, list[Issue]]
     return "?" + rtype, issues
 
 
-def _resolve_relative(value: str, ref: Ref, idx: _Index) -> list[_Entry] | None:
-    match = _RESTFUL.match(value)
+def _resolve(value: str, ref: Ref, idx: Index) -> tuple[list[Entry], list[Entry]]:
+    """(entries that have the reference's type and id or fullUrl, those of them that match
+    its ``_history`` version too) by R4 "Resolving references in Bundles"."""
+    match = RESTFUL.match(value)
+    version = match.group("version") if match else None
+    plain = value.split("/_history/")[0] if version else value
+    entries = idx.by_full_url.get(plain)
+    if entries is None and not URN.match(value):
+        entries = _resolve_relative(plain, ref, idx)
+    if not entries:
+        return [], []
+    if version is None:
+        return entries, entries
+    return entries, [e for e in entries if e.version == version]
+
+
+def _resolve_relative(value: str, ref: Ref, idx: Index) -> list[Entry] | None:
+    match = RESTFUL.match(value)
     if match is None or match.group("base"):
         return None
     entry = idx.by_resource.get(id(_owner_entry(ref.resource)))
     if entry is not None and entry.full_url:
-        own = _RESTFUL.match(entry.full_url)
+        own = RESTFUL.match(entry.full_url)
         if own and own.group("base"):
             absolute = own.group("base") + value.split("/_history/")[0]
             if absolute in idx.by_full_url:
@@ -320,7 +237,11 @@ def _references_in(node: Any, out: set[str]) -> None:
                 elif isinstance(value, dict | list):
                     stack.append(value)
         elif isinstance(item, list):
-            stack.extend(v for v in item if isinstance(v, dict | list))
+            for value in item:
+                if isinstance(value, dict | list):
+                    stack.append(value)
+                elif isinstance(value, str) and value.startswith("#"):
+                    out.add(value)  # a canonical in an array (PlanDefinition.library)
 
 
 def _dom3(res: ResourceCtx) -> list[Issue]:
@@ -353,16 +274,16 @@ def check(walk: Walk) -> list[Issue]:
         if res.relation != "contained" and "contained" in res.data:
             issues.extend(_dom3(res))
     known_types = model(walk.version).resource_types
-    indexes: dict[int, _Index] = {}
+    indexes: dict[int, Index] = {}
     entries_of: dict[int, dict[int | None, ResourceCtx]] = {}
     for res in walk.resources:
         if res.relation == "entry" and res.parent is not None:
             entries_of.setdefault(id(res.parent), {})[res.entry_index] = res
     for res in walk.resources:
         if res.type == "Bundle" and not res.unknown_type:
-            index = _index(res, entries_of)
+            index = fhir_bundle.index(res, entries_of.get(id(res), {}))
             indexes[id(res)] = index
-            issues.extend(_bundle_checks(index))
+            issues.extend(fhir_bundle.check(index, known_types))
     for ref in walk.refs:
         bundle = _bundle_of(ref.resource)
         idx = indexes.get(id(bundle)) if bundle is not None else None
@@ -374,7 +295,8 @@ def check(walk: Walk) -> list[Issue]:
         target = target.lstrip("?")
         where = f"{ref.path}.reference" if "reference" in ref.node else ref.path
         if target not in known_types:
-            if spelled and not found:
+            if spelled and not found and not re.match(r"^[a-z][a-z0-9+.\-]*:", str(
+                    ref.node.get("reference", ""))):  # an absolute URL need not be RESTful
                 issues.append(error("invalid-value", where,
                                     f"{ref.node['reference']!r} names {target!r}, which is not "
                                     f"a FHIR {walk.version} resource type"))

@@ -24,11 +24,15 @@ from importlib import resources
 from typing import Any, Final
 
 from icans_interop.issues import Issue, error, information
+from icans_interop.validation import fhir_primitives
 from icans_interop.validation.fhir_narrative import narrative_issues
 
 JsonDict = dict[str, Any]
 
 ELE1: Final = "invariant-failed"
+_ID_ONLY: Final = frozenset({"id", "fhir_comments"})
+#: Whitespace as the R4 regexes (XML Schema, Java) see it; U+00A0 and friends are content.
+_ASCII_WHITESPACE: Final = " \t\n\r\f\v"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,28 @@ class Element:
     array: bool
     binding: str | None = None
     targets: tuple[str, ...] | None = None
+    #: min >= 1 in the definitions (for a choice variant: the choice element's)
+    required: bool = False
+    #: the choice element a variant belongs to ("value" for valueQuantity)
+    choice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Required:
+    """The required elements of one type: plain JSON names, and choice elements (one of
+    whose variants must be present)."""
+
+    names: frozenset[str]
+    choices: tuple[tuple[str, frozenset[str]], ...]
+
+    @staticmethod
+    def of(elements: dict[str, Element]) -> Required:
+        names = frozenset(k for k, e in elements.items() if e.required and e.choice is None)
+        groups: dict[str, set[str]] = {}
+        for key, element in elements.items():
+            if element.required and element.choice is not None:
+                groups.setdefault(element.choice, set()).add(key)
+        return Required(names, tuple((c, frozenset(v)) for c, v in sorted(groups.items())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +74,16 @@ class Model:
     primitive_types: frozenset[str]
     types: dict[str, dict[str, Element]]
     value_sets: dict[str, Any]
+    #: R4 JSON rules of each primitive type (empty for R5: no R5 definitions offline)
+    primitives: dict[str, fhir_primitives.Rule]
+    #: required elements by type path (R4)
+    required: dict[str, Required]
+
+    @property
+    def complete(self) -> bool:
+        """Does the element model cover every resource type (R4), so that the walk itself
+        reports unknown elements?"""
+        return bool(self.primitives)
 
 
 _EXTENSION: Final = Element("Extension", True)
@@ -60,11 +96,14 @@ def model(version: str) -> Model:
     types = {
         type_path: {
             key: Element(entry["type"], bool(entry["array"]), entry.get("binding"),
-                         tuple(entry["targets"]) if "targets" in entry else None)
+                         tuple(entry["targets"]) if "targets" in entry else None,
+                         bool(entry.get("required")), entry.get("choice"))
             for key, entry in elements.items()}
         for type_path, elements in data["types"].items()}
     return Model(version, frozenset(data["resourceTypes"]), frozenset(data["primitiveTypes"]),
-                 types, data["valueSets"])
+                 types, data["valueSets"],
+                 fhir_primitives.compile_rules(data.get("primitives", {})),
+                 {t: Required.of(elements) for t, elements in types.items()})
 
 
 # ------------------------------------------------------------------------------------------
@@ -142,11 +181,18 @@ class Walk:
     refs: list[Ref] = field(default_factory=list)
     codings: list[CodingVisit] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    #: locations whose value the walk judged (ele-1, the primitive rules, unknown elements,
+    #: accepted ``_name`` properties): the model check's findings there are dropped
+    claimed: set[str] = field(default_factory=set)
 
 
 def _empty_issue(path: str, what: str) -> Issue:
     return error(ELE1, path, f"ele-1: All FHIR elements must have a @value or children "
                              f"(found {what})")
+
+
+def unknown_element_message(name: str, value: Any) -> str:
+    return f"unknown element {name} (value {_show(value)}): not an element of this FHIR type"
 
 
 class _Walker:
@@ -197,15 +243,27 @@ class _Walker:
             self.out.typed.append(Visit(path, type_path, node, res))
         if type_path == "Extension":
             self._ext1(node, path)
+        complete = self.model.complete
+        if complete:
+            self._required(node, type_path, path)
         for key, value in node.items():
             if key == "resourceType" and res.data is node:
                 continue
             if key.startswith("_"):
-                self._primitive_extension(value, f"{path}.{key}", res)
+                base = elements.get(key[1:])
+                if base is not None and base.type in self.model.primitive_types:
+                    # R4 JSON json.html#primitive: a primitive's id and extensions
+                    # (choice elements too: "_valueString")
+                    self.out.claimed.add(f"{path}.{key}")
+                    self._primitive_extension(value, f"{path}.{key}", res)
+                elif complete:
+                    self._unknown(key, value, f"{path}.{key}")
                 continue
             element = elements.get(key)
             if element is None:
-                continue  # unknown element: reported by the model check
+                if complete and key != "fhir_comments":
+                    self._unknown(key, value, f"{path}.{key}")
+                continue  # R5: unknown elements are reported by the model check
             child_mpath = f"{mpath}.{key}"
             if element.array:
                 if not isinstance(value, list):
@@ -236,18 +294,27 @@ class _Walker:
         if value is None:
             self.out.issues.append(_empty_issue(path, "null"))
             return
-        if etype == "Resource":
+        if etype == "Resource" or etype in self.model.resource_types:
+            # Bundle.entry.resource, and Bundle.entry.response.outcome (an OperationOutcome)
             relation = "entry" if owner == "Bundle.entry" else \
                 "contained" if key == "contained" else "nested"
             index = entry_index if relation == "entry" else None
             self.resource(value, path, res, relation, index)
             return
         if etype in self.model.primitive_types:
+            if isinstance(value, str) and not value.strip(_ASCII_WHITESPACE) and \
+                    etype != "xhtml":
+                self.out.claimed.add(path)
+                self.out.issues.append(_empty_issue(
+                    path, "an empty string" if not value else "a whitespace-only string"))
+                return
+            rule = self.model.primitives.get(etype)
+            if rule is not None:
+                found = fhir_primitives.problem(rule, value)
+                if found is not None:
+                    self.out.claimed.add(path)
+                    self.out.issues.append(error("invalid-value", path, found))
             if isinstance(value, str):
-                if not value.strip() and etype != "xhtml":
-                    self.out.issues.append(_empty_issue(
-                        path, "an empty string" if not value else "a whitespace-only string"))
-                    return
                 if element.binding:
                     self.out.bound.append(Bound(path, etype, value, element.binding,
                                                 f"{owner}.{key}", res))
@@ -262,7 +329,7 @@ class _Walker:
         if not value:
             self.out.issues.append(_empty_issue(path, "an empty object"))
             return
-        if all(k in ("id", "fhir_comments") for k in value):
+        if value.keys() <= _ID_ONLY:
             self.out.issues.append(_empty_issue(path, "only an id"))
         if element.binding and etype in ("Coding", "CodeableConcept", "Quantity",
                                          "SimpleQuantity"):
@@ -296,8 +363,32 @@ class _Walker:
                     self.value(ext, _EXTENSION, f"{item_path}.extension[{n}]", "Extension",
                                "Element", "extension", res, None)
 
+    def _required(self, node: JsonDict, type_path: str, path: str) -> None:
+        """Elements of min >= 1 (R4 definitions); a primitive given only as ``_name``
+        (extensions, no value) is present."""
+        required = self.model.required[type_path]
+        keys = node.keys()
+        for name in required.names - keys:
+            if "_" + name not in node:
+                self.out.claimed.add(f"{path}.{name}")
+                self.out.issues.append(error("missing-required", f"{path}.{name}",
+                                             f"required element {name} is missing"))
+        for choice, variants in required.choices:
+            if variants.isdisjoint(keys) and not any("_" + v in node for v in variants):
+                self.out.issues.append(error(
+                    "missing-required", f"{path}.{choice}[x]",
+                    f"required element {choice}[x] is missing (one of "
+                    f"{', '.join(sorted(variants)[:6])}{', ...' if len(variants) > 6 else ''})"))
+
+    def _unknown(self, key: str, value: Any, path: str) -> None:
+        self.out.claimed.add(path)
+        self.out.issues.append(error("unknown-element", path,
+                                     unknown_element_message(key, value)))
+
     def _ext1(self, node: JsonDict, path: str) -> None:
-        has_value = any(k.startswith("value") and k[5:6].isupper() for k in node)
+        # "_valueString" alone is a value[x] present with extensions only (R4 JSON)
+        has_value = any(k.removeprefix("_").startswith("value") and
+                        k.removeprefix("_")[5:6].isupper() for k in node)
         has_nested = "extension" in node
         if has_value == has_nested:
             what = "both a value and nested extensions" if has_value else \
@@ -327,6 +418,13 @@ class _Walker:
             for key, value in node.items():
                 if value is None and not key.startswith("_"):
                     self.out.issues.append(_empty_issue(f"{path}.{key}", "null"))
+                elif key == "contained" and isinstance(value, list):
+                    # contained resources resolve #id against this one (ref-1, dom-3)
+                    for index, item in enumerate(value):
+                        if isinstance(item, dict) and "resourceType" in item:
+                            self.resource(item, f"{path}.{key}[{index}]", res, "contained")
+                        else:
+                            self.generic(item, f"{path}.{key}[{index}]", res)
                 elif isinstance(value, dict | list):
                     self.generic(value, f"{path}.{key}", res)
                 elif value == "":
@@ -390,8 +488,16 @@ def _owner(ctx: ResourceCtx) -> ResourceCtx:
 
 
 def check_models(result: Walk) -> list[Issue]:
-    """Validate every resource of the walk with the fhir.resources models."""
+    """Validate every resource of the walk with the fhir.resources models.
+
+    Findings at a location the walk already judged (:attr:`Walk.claimed`) are dropped, and so
+    are unknown elements when the walk's element model is complete (R4: the R4 definitions
+    say which elements exist; the R4B models differ from R4 in places)."""
     from pydantic import ValidationError
+
+    complete = model(result.version).complete
+    claimed = result.claimed | {i.location for i in result.issues
+                                if i.message.startswith("ele-1")}
 
     issues: list[Issue] = []
     spoiled = {id(_owner(r)) for r in result.resources
@@ -404,7 +510,8 @@ def check_models(result: Walk) -> list[Issue]:
             issues.append(information(
                 "not-checked", ctx.path,
                 f"{ctx.type} is a FHIR R4 resource type that fhir.resources' R4B models do not "
-                "have; its structure is not checked"))
+                "have; its elements, cardinality and values are checked against the R4 "
+                "definitions, the rest of the model check (choice and array shapes) is not"))
             continue
         if id(ctx) in spoiled:
             issues.append(information(
@@ -415,7 +522,8 @@ def check_models(result: Walk) -> list[Issue]:
         try:
             cls.model_validate(data)
         except ValidationError as exc:
-            issues.extend(translate(exc, ctx.path))
+            issues.extend(i for i in translate(exc, ctx.path, skip_unknown=complete)
+                          if i.location not in claimed)
         except RecursionError:
             issues.append(error("too-deep", ctx.path, "the resource is nested too deeply to "
                                                       "check its structure"))
@@ -448,8 +556,14 @@ _FORMAT_NAMES: Final = {
 }
 
 
-def translate(exc: Any, prefix: str) -> list[Issue]:
-    """One issue per pydantic error, at its FHIR path, naming the offending value."""
+def translate(exc: Any, prefix: str, skip_unknown: bool = False) -> list[Issue]:
+    """One issue per pydantic error, at its FHIR path, naming the offending value.
+
+    A required element that is absent is ``missing-required`` (pydantic's ``missing``, and
+    fhir.resources' ``model_field_validation.missing`` for primitives). With ``skip_unknown``
+    (R4, whose complete element model the walk checks) unknown and missing elements and
+    primitive formats are left to the walk (the models' patterns take Unicode whitespace, the R4
+    regexes ASCII whitespace)."""
     issues: list[Issue] = []
     seen: set[tuple[str, str]] = set()
     for problem in exc.errors(include_url=False):
@@ -458,13 +572,19 @@ def translate(exc: Any, prefix: str) -> list[Issue]:
         path = loc_path(prefix, loc)
         value = problem.get("input")
         msg = str(problem.get("msg", "")).removeprefix("Value error, ")
-        if kind == "missing":
+        if skip_unknown and (kind == "string_pattern_mismatch"
+                             or "does not match spec regex" in msg):
+            continue  # R4: the walk matched the value against the R4 regex (ASCII \s)
+        if kind == "missing" or kind.endswith(".missing"):
+            if skip_unknown:
+                continue  # R4: the walk checks required elements from the definitions
             code, message = "missing-required", f"required element {loc[-1]!s} is missing" \
                 if loc else "a required element is missing"
         elif kind == "extra_forbidden":
+            if skip_unknown:
+                continue
             code = "unknown-element"
-            message = f"unknown element {loc[-1]!s} (value {_show(value)}): not an element " \
-                      "of this FHIR type"
+            message = unknown_element_message(str(loc[-1]) if loc else "?", value)
         else:
             code = "invalid-value"
             message = _value_message(kind, msg, value)

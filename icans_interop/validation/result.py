@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from icans_interop.issues import SEVERITY_ORDER, Issue
+from icans_interop.issues import ISSUE_CODE_SYSTEM, SEVERITY_ORDER, Issue
+
+#: Extension naming the file an OperationOutcome is about.
+SOURCE_FILE_EXTENSION = "https://fhir.icans-interop.org/StructureDefinition/source-file"
 
 #: Issue code -> FHIR IssueType (http://hl7.org/fhir/issue-type), for OperationOutcome.
 _FHIR_ISSUE_TYPE = {
@@ -76,8 +80,7 @@ class ValidationResult:
             "severity": issue.severity,
             "code": _FHIR_ISSUE_TYPE.get(issue.code, "invalid" if issue.severity == "error"
                                          else "informational"),
-            "details": {"coding": [{"system": "https://fhir.icans-interop.org/CodeSystem/"
-                                              "issue-code", "code": issue.code}],
+            "details": {"coding": [{"system": ISSUE_CODE_SYSTEM, "code": issue.code}],
                         "text": issue.message},
             "diagnostics": issue.message,
             "location": [issue.location],
@@ -91,7 +94,17 @@ class ValidationResult:
         if not issues:
             issues = [{"severity": "information", "code": "informational",
                        "diagnostics": f"{self.file}: no issues"}]
-        return {"resourceType": "OperationOutcome", "issue": issues}
+        return {"resourceType": "OperationOutcome",
+                "extension": [{"url": SOURCE_FILE_EXTENSION, "valueString": self.file}],
+                "issue": issues}
+
+    def file_uri(self) -> str | None:
+        """The file as an absolute URI (a URL stays as it is; standard input has none)."""
+        if "://" in self.file:
+            return self.file
+        if self.file.startswith("("):
+            return None
+        return Path(self.file).resolve().as_uri()
 
 
 def render_json(results: Sequence[ValidationResult]) -> str:
@@ -101,6 +114,10 @@ def render_json(results: Sequence[ValidationResult]) -> str:
 def render_outcomes(results: Sequence[ValidationResult]) -> str:
     if len(results) == 1:
         return json.dumps(results[0].to_operation_outcome(), indent=2, ensure_ascii=False)
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": r.to_operation_outcome()} for r in results]}
+    entries = []
+    for result in results:
+        uri = result.file_uri()
+        entry = {"fullUrl": uri} if uri else {}
+        entries.append({**entry, "resource": result.to_operation_outcome()})
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     return json.dumps(bundle, indent=2, ensure_ascii=False)

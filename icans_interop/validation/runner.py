@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import multiprocessing
 import multiprocessing.context
 import os
@@ -12,18 +13,25 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from icans_interop.issues import Issue, error
 from icans_interop.sniff import detect_fhir_version
 from icans_interop.validation.dispatch import validate, validate_case
 from icans_interop.validation.result import ValidationResult
 
-__all__ = ["collect", "detect_fhir_version", "summary_table", "validate_case", "validate_many",
+__all__ = ["UNREADABLE_CODES", "collect", "detect_fhir_version", "is_unreadable",
+           "missing_issue", "summary_table", "validate_bytes", "validate_case", "validate_many",
            "validate_one"]
 
 _SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
 
 
-def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Files named and files under folders named (recursive, sorted), and missing paths."""
+def collect(paths: Iterable[Path], *, include: Sequence[str] = (),
+            exclude: Sequence[str] = ()) -> tuple[list[Path], list[Path]]:
+    """Files named and files under folders named (recursive, sorted), and missing paths.
+
+    ``include`` / ``exclude`` are globs matched against each file's name and its path as
+    found: with ``include`` only matching files are kept, then ``exclude`` drops matches.
+    """
     files: list[Path] = []
     missing: list[Path] = []
     for path in paths:
@@ -35,7 +43,37 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
             files.append(path)
         else:
             missing.append(path)
-    return files, missing
+    return [f for f in files if _selected(f, include, exclude)], missing
+
+
+def _selected(path: Path, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    def matches(patterns: Sequence[str]) -> bool:
+        return any(fnmatch.fnmatch(path.name, p) or fnmatch.fnmatch(str(path), p)
+                   for p in patterns)
+
+    return (not include or matches(include)) and not matches(exclude)
+
+
+#: Issue codes that mean a file could not be read at all (exit 3 in the CLI).
+UNREADABLE_CODES = frozenset({"unreadable", "too-large", "too-deep"})
+
+
+def missing_issue(path: str) -> Issue:
+    """The issue of a path that names no file or folder."""
+    return error("unreadable", path, "no such file or folder")
+
+
+def is_unreadable(result: ValidationResult) -> bool:
+    """True when the file was missing, of no known kind, or could not be read whole."""
+    return result.kind in ("unknown", "missing") or any(
+        i.code in UNREADABLE_CODES for i in result.issues)
+
+
+def validate_bytes(data: bytes, label: str, profile: str = "icans",
+                   fhir_version: str = "auto") -> ValidationResult:
+    """Validate one file given as bytes (e.g. standard input); never raises."""
+    return validate(data, profile, fhir_version,  # type: ignore[arg-type]
+                    file_label=label)
 
 
 def validate_one(path: Path, profile: str = "icans", fhir_version: str = "auto"

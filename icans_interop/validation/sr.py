@@ -31,19 +31,18 @@ from __future__ import annotations
 import re
 import warnings
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Final
 
 from pydicom.dataset import Dataset
 
 from icans_interop import sources
 from icans_interop.dicom import part10, tags
 from icans_interop.dicom.part10 import LIMITS, Item, Limits, Parsed, Part10Error, Source
+from icans_interop.formats import Profile
 from icans_interop.issues import Issue, error
 from icans_interop.validation import sr_codes, sr_dicom, sr_template, sr_tree, sr_values
 from icans_interop.validation.result import ValidationResult
 from icans_interop.validation.sr_tree import Report, Tree
-
-Profile = Literal["icans", "base"]
 
 FILE: Final = "(file)"
 _MAX_MESSAGE: Final = 400

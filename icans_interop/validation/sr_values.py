@@ -175,7 +175,7 @@ class VrChecker:
 
     def _as(self, value: bytes) -> str | None:
         for part in _values(value):
-            part = part.strip(b" ")
+            part = part.rstrip(b" ")  # four characters exactly: no leading space (PS3.5 6.2)
             if part and not _AS.match(part):
                 return f"age {shown(part)} is not nnnD, nnnW, nnnM or nnnY (AS)"
         return None

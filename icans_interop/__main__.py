@@ -1,0 +1,5 @@
+"""``python -m icans_interop``: the ``icans-interop`` command."""
+
+from icans_interop.cli import main
+
+main()
