@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -127,10 +127,16 @@ def shorten(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: How a format names one pydantic error: ``(code, message)``, or None to leave it out.
+Describe = Callable[[Mapping[str, Any]], "tuple[str, str] | None"]
+
+
 def issues_from_validation_error(
         exc: ValidationError, root_location: str = "", *, code: str = "invalid-value",
         locate: Callable[[str], str] | None = None, prefix: str = "",
-        severity: Severity = "error") -> list[Issue]:
+        severity: Severity = "error",
+        path_of: Callable[[tuple[int | str, ...]], str] | None = None,
+        describe: Describe | None = None) -> list[Issue]:
     """One located issue per error of a pydantic ``ValidationError``, in pydantic's order.
 
     The location of an error at model path ``p`` (``findings[0].sites[1]``, built from the
@@ -140,17 +146,28 @@ def issues_from_validation_error(
     the model path (after ``prefix``, e.g. a model class name), pydantic's reason and the
     offending value, both shortened. JSON that cannot be parsed at all is ``unreadable`` whatever
     ``code`` says.
+
+    A format with its own terms passes ``path_of`` (the error's ``loc`` -> its location, e.g.
+    a FHIR element path; ``locate`` then applies to that) and ``describe`` (the pydantic error
+    -> ``(code, message)``, or None to leave the error out, e.g. one the format's own walk
+    already reported).
     """
     issues: list[Issue] = []
     for problem in exc.errors(include_url=False):
         kind = problem.get("type", "")
-        path = model_path(tuple(problem.get("loc", ())))
+        loc = tuple(problem.get("loc", ()))
+        path = path_of(loc) if path_of is not None else model_path(loc)
         if locate is not None:
             location = locate(path)
         elif root_location:
             location = f"{root_location}.{path}" if path else root_location
         else:
             location = path or "(root)"
+        if describe is not None:
+            described = describe(problem)
+            if described is not None:
+                issues.append(Issue(severity, described[0], location, described[1]))
+            continue
         reason = str(problem.get("msg", "")).removeprefix("Value error, ")
         if len(reason) > _MAX_REASON:  # a model's own message may quote the value whole
             reason = reason[: _MAX_REASON - 3] + "..."

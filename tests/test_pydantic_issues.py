@@ -85,3 +85,46 @@ def test_sr_reader_drops_a_bad_optional_value_and_names_it() -> None:
     assert issue.location == "(0010,0040) PatientSex"
     assert issue.message == ("Patient.sex: Input should be 'M', 'F' or 'O' (got 'X'); the value "
                              "is dropped")
+
+
+def test_a_format_names_its_errors_in_its_own_terms() -> None:
+    exc = _error(json.dumps(_bad_case()))
+    seen: list[str] = []
+
+    def describe(problem: object) -> tuple[str, str] | None:
+        assert isinstance(problem, dict)
+        seen.append(problem["type"])
+        if problem["type"] == "missing":
+            return None  # left to another check
+        return "unknown-element", f"[{problem['type']}]"
+
+    issues = issues_from_validation_error(
+        exc, path_of=lambda loc: "Case" + "".join(f"/{part}" for part in loc), describe=describe)
+    assert "missing" in seen and len(issues) == len(seen) - seen.count("missing")
+    assert {i.code for i in issues} == {"unknown-element"}
+    assert "Case/patient/id" in {i.location for i in issues}
+    located = issues_from_validation_error(exc, path_of=lambda loc: str(len(loc)),
+                                           locate=lambda path: f"at {path}")
+    assert {i.location for i in located} >= {"at 2", "at 4"}
+
+
+def test_fhir_model_errors_go_through_the_one_function() -> None:
+    from icans_interop.validation import fhir_structure
+    from icans_interop.validation.fhir import validate_fhir
+
+    bundle = json.loads(fhir.write_json(load_case(CASE.read_text("utf-8")), version="R5"))
+    bundle["entry"][0]["resource"]["status"] = ["final"]
+    calls: list[object] = []
+    original = fhir_structure.issues_from_validation_error
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(args[0])
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fhir_structure, "issues_from_validation_error", spy)
+        result = validate_fhir(bundle, "R5", "base")
+    assert calls, "the R5 model's errors were translated by issues_from_validation_error"
+    (issue,) = [i for i in result.issues if i.location == "Bundle.entry[0].resource.status"]
+    assert issue.message == 'Input should be a valid string (got ["final"])'
+    assert issue.code == "invalid-value"
