@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from icans_interop import sources
 from icans_interop.issues import error, issues_from_validation_error
-from icans_interop.model import ImagingReport, load_case
+from icans_interop.model import ImagingReport, case_from_data, load_case
 from icans_interop.reading import Reading
 
 #: Largest case file accepted, in bytes (a case with a hundred findings is under 100 kB).
@@ -36,7 +36,7 @@ def read_case(source: object) -> Reading:
         return Reading(source, [])
     try:
         if isinstance(source, dict):
-            report = ImagingReport.model_validate(source)
+            report = case_from_data(source)
         else:
             raw = sources.read_bytes(source, MAX_BYTES, json_text=True)
             report = load_case(raw.removeprefix(b"\xef\xbb\xbf"))

@@ -190,3 +190,14 @@ def test_validate_never_raises_on_bad_input(tmp_path: Path) -> None:
         assert not result.valid and result.issues[0].code == "unreadable", source
     bad = icans_interop.validate(_inputs()["case"], profile="strict")  # type: ignore[arg-type]
     assert [i.code for i in bad.issues] == ["invalid-value"]
+
+
+def test_a_parsed_case_ignores_comment_notes_like_its_json() -> None:
+    from icans_interop.model import case_template
+
+    text = case_template()
+    assert "$comment" in text
+    from_text = icans_interop.read_case(text)
+    from_dict = icans_interop.read_case(json.loads(text))
+    assert from_text.report is not None and from_text.issues == []
+    assert from_dict.report == from_text.report and from_dict.issues == []
