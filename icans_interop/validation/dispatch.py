@@ -18,17 +18,12 @@ Nothing raises: an input that cannot be read or told apart is one ``unreadable``
 from __future__ import annotations
 
 import sys
-from typing import Final, Literal
+from typing import Final
 
 from icans_interop import sniff
+from icans_interop.formats import FhirVersionIn, Profile
 from icans_interop.issues import Issue, error
 from icans_interop.validation.result import ValidationResult
-
-#: The validation profiles: ``base`` judges by the standards alone, ``icans`` adds this
-#: project's semantic rules.
-Profile = Literal["icans", "base"]
-#: The FHIR version of an input: ``auto`` is :func:`icans_interop.sniff.detect_fhir_version`.
-FhirVersionIn = Literal["auto", "R4", "R5"]
 
 _BAD_INPUT: Final = frozenset({"unreadable", "too-large", "too-deep"})
 
@@ -73,7 +68,7 @@ def validate(source: object, profile: Profile = "icans", fhir_version: FhirVersi
 
 def _is_report(value: object) -> bool:
     """An ImagingReport (the model is not imported to find out: if it is not loaded, no
-    report exists), so importing this module stays cheap (its Literals serve the CLI)."""
+    report exists), so importing this module stays cheap."""
     module = sys.modules.get("icans_interop.model")
     return module is not None and isinstance(value, module.ImagingReport)
 
@@ -83,10 +78,17 @@ def validate_response(source: object, profile: Profile = "icans",
                       file_label: str | None = None) -> ValidationResult:
     """A QuestionnaireResponse: FHIR profile ``base``; under ``icans`` also the form reader's
     issues and the semantic rules on the report read from it."""
-    from icans_interop import sdc
+    from icans_interop import sdc, sources
     from icans_interop.validation.fhir import validate_fhir
     from icans_interop.validation.semantic import check_report
 
+    if sources.kind_of(source, json_text=True) == "file":  # read once, used twice below
+        file_label = file_label or sources.label(source, json_text=True)
+        try:
+            source = sources.read_bytes(source, sniff.MAX_SOURCE_BYTES, json_text=True)
+        except sources.SourceError as exc:
+            where = file_label or "<input>"
+            return ValidationResult(where, "fhir", (error(exc.code, where, exc.message),))
     checked = validate_fhir(source, fhir_version, "base", file_label=file_label)
     issues: list[Issue] = list(checked.issues)
     if profile == "icans" and not any(i.code in _BAD_INPUT for i in issues):

@@ -30,11 +30,11 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from icans_interop import sniff, sources
 from icans_interop.formats import FhirVersion as Version
-from icans_interop.formats import Profile
+from icans_interop.formats import FhirVersionIn, Profile
 from icans_interop.issues import Issue, error, information
 from icans_interop.validation import (
     fhir_bindings,
@@ -52,7 +52,7 @@ from icans_interop.validation.result import ValidationResult
 MAX_ISSUES: Final = 500
 
 
-def validate_fhir(source: object, version: Version | Literal["auto"] = "auto",
+def validate_fhir(source: object, version: FhirVersionIn = "auto",
                   profile: Profile = "icans", *,
                   file_label: str | None = None,
                   supporting: Sequence[str | Path | bytes | dict[str, Any]] = (),
@@ -100,7 +100,7 @@ def _cap(issues: list[Issue]) -> list[Issue]:
     return [*kept[:MAX_ISSUES], summary]
 
 
-def _validate(source: object, version: Version | Literal["auto"], profile: Profile,
+def _validate(source: object, version: FhirVersionIn, profile: Profile,
               label: str, used: list[Version],
               supporting: Sequence[str | Path | bytes | dict[str, Any]] = (),
               ) -> list[Issue]:
