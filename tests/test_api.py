@@ -200,3 +200,32 @@ def test_a_parsed_case_ignores_comment_notes_like_its_json() -> None:
     from_dict = icans_interop.read_case(json.loads(text))
     assert from_text.report is not None and from_text.issues == []
     assert from_dict.report == from_text.report and from_dict.issues == []
+
+
+def test_content_given_in_memory_has_no_file_uri(tmp_path: Path) -> None:
+    path = tmp_path / "case.json"
+    path.write_bytes(_inputs()["case"])
+    assert icans_interop.validate(path).file_uri() == path.resolve().as_uri()
+    for data in (_inputs()["sr"], _inputs()["fhir R4"], _inputs()["case"]):
+        result = icans_interop.validate(data)
+        assert result.file.startswith("<") and result.file_uri() is None, result.file
+
+
+def test_a_form_response_file_object_is_read_once() -> None:
+    from icans_interop.validation.dispatch import validate_response
+
+    class OneShot(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            chunk, self.data = self.data[:size], self.data[size:]
+            return chunk
+
+    response = json.loads(_inputs()["form response"])
+    response["status"] = "in-progress"
+    result = validate_response(OneShot(json.dumps(response).encode()))
+    assert ("warning", "invalid-value") in {(i.severity, i.code) for i in result.issues}

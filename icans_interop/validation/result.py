@@ -102,7 +102,7 @@ class ValidationResult:
         """The file as an absolute URI (a URL stays as it is; standard input has none)."""
         if "://" in self.file:
             return self.file
-        if self.file.startswith("("):
+        if self.file.startswith(("(", "<")):  # (stdin), <bytes>, <input>: no file
             return None
         return Path(self.file).resolve().as_uri()
 
