@@ -12,6 +12,9 @@ from typing import Literal
 SopClassName = Literal["comprehensive-3d", "enhanced", "comprehensive"]
 #: FHIR versions written and validated.
 FhirVersion = Literal["R4", "R5"]
+#: The FHIR version of an input: ``auto`` detects it (:func:`icans_interop.sniff
+#: .detect_fhir_version`).
+FhirVersionIn = Literal["auto", "R4", "R5"]
 #: Bundle types the FHIR writer produces.
 BundleType = Literal["transaction", "collection"]
 #: Validation profiles: ``base`` the format's own rules, ``icans`` adds the ICANS rules.

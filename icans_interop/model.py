@@ -512,6 +512,12 @@ def load_case(text: str | bytes) -> ImagingReport:
         data = json.loads(text)
     except (ValueError, RecursionError):
         return ImagingReport.model_validate_json(text)  # raises the located json_invalid
+    return case_from_data(data)
+
+
+def case_from_data(data: Any) -> ImagingReport:
+    """A case file already parsed from JSON into a report (``$comment`` and ``$schema`` keys
+    ignored); raises pydantic ``ValidationError``."""
     return ImagingReport.model_validate(_without_notes(data))
 
 

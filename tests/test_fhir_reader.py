@@ -284,7 +284,8 @@ def test_moderately_deep_json_inside_an_entry() -> None:
 def test_too_large_input() -> None:
     from icans_interop.fhir import reader
 
-    report, found = fhir.read(" " * (reader.MAX_SIZE + 1))
+    # JSON text (a str starting with "{" after whitespace; any other str is a path)
+    report, found = fhir.read(" {" + " " * reader.MAX_SIZE + "}")
     assert report is None and codes_of(found) == ["too-large"]
 
 

@@ -38,3 +38,30 @@ def test_readme_documents_every_code() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     undocumented = [code for code in catalogue() if f"| `{code}` |" not in readme]
     assert not undocumented, f"README issue table lacks: {undocumented}"
+
+
+def test_an_unknown_code_is_refused_when_the_issue_is_built() -> None:
+    import pytest
+
+    from icans_interop.issues import Issue, error, warning
+
+    with pytest.raises(ValueError, match=r"'no-such-code' is not in data/issue-codes\.csv"):
+        error("no-such-code", "here", "message")
+    with pytest.raises(ValueError, match=r"'Unreadable' is not in data/issue-codes\.csv"):
+        Issue(severity="warning", code="Unreadable", location="", message="")
+    with pytest.raises(ValueError, match=r"severity 'fatal'"):
+        Issue("fatal", "unreadable", "", "")  # type: ignore[arg-type]
+    assert warning("unknown-code", "1.2", "m").code == "unknown-code"
+
+
+def test_every_catalogue_row_is_an_issue_code_member() -> None:
+    from icans_interop.issues import IssueCode
+
+    text = (ROOT / "icans_interop" / "data" / "issue-codes.csv").read_text("utf-8")
+    rows = [line.split(",", 1)[0] for line in text.splitlines()[1:] if line.strip()]
+    assert len(rows) == len(set(rows)), "a code appears twice in the catalogue"
+    assert [member.value for member in IssueCode] == rows
+    for code in rows:
+        member = IssueCode(code)
+        assert member == code and IssueCode[code.upper().replace("-", "_")] is member
+    assert IssueCode.UNKNOWN_ELEMENT == "unknown-element"  # type: ignore[attr-defined]

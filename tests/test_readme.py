@@ -18,7 +18,7 @@ def test_python_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     monkeypatch.chdir(ROOT)
     exec(compile(block, "README.md", "exec"), {})  # runs our own documentation
     assert capsys.readouterr().out.split() == [
-        "Bundle.entry[13].resource.component[0].valueCodeableConcept", "3", "True", "True"]
+        "Bundle.entry[13].resource.includedStructure[0].structure", "3", "True", "R5", "True"]
 
 
 def test_documented_cli_commands_exist() -> None:

@@ -131,8 +131,7 @@ def _send_fhir(files: list[Path], url: str, profile: ProfileOption, fhir_version
         for path in files:
             version = (detect_fhir_version(path) if fhir_version == "auto"
                        else fhir_version)
-            checked = validate_fhir(path, version=version,  # type: ignore[arg-type]
-                                    profile=profile)
+            checked = validate_fhir(path, version=version, profile=profile)
             errors = tuple(i for i in checked.sorted_issues() if i.severity == "error")
             if errors:
                 results.append(TransferResult(str(path), False, "not-sent",

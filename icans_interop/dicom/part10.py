@@ -46,6 +46,7 @@ from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from icans_interop import sources
 from icans_interop.dicom import tags
 
 Item: TypeAlias = "dict[int, Element]"
@@ -284,35 +285,19 @@ def character_set(value: bytes) -> tuple[tuple[str, ...], str | None]:
 def load(source: Source, limits: Limits = LIMITS) -> tuple[bytes, bool]:
     """The encoded bytes of ``source`` and whether they must be a Part 10 file.
 
-    A path, bytes or binary file object must hold a Part 10 file; a pydicom Dataset is encoded
-    here (as Part 10 when it has file meta with a Transfer Syntax UID, else as a bare explicit
-    VR little endian data set), without changing the caller's object.
+    A path (a ``str`` is always a path here), bytes or binary file object is read by
+    :func:`icans_interop.sources.read_bytes` within ``limits.max_bytes`` and must hold a Part 10
+    file; a pydicom Dataset is encoded here (as Part 10 when it has file meta with a Transfer
+    Syntax UID, else as a bare explicit VR little endian data set), without changing the
+    caller's object.
     """
     if isinstance(source, Dataset):
         _check_dataset(source, limits)
         return _dataset_bytes(source), "TransferSyntaxUID" in getattr(source, "file_meta", {})
-    if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-    elif isinstance(source, str | os.PathLike):
-        try:
-            size = os.stat(source).st_size
-            if size > limits.max_bytes:
-                raise Part10Error("too-large", f"file has {size} bytes; the limit is "
-                                               f"{limits.max_bytes}")
-            with open(source, "rb") as handle:
-                data = handle.read(limits.max_bytes + 1)
-        except OSError as exc:
-            raise Part10Error("unreadable", f"cannot open the file: {exc}") from None
-    elif hasattr(source, "read"):
-        data = source.read(limits.max_bytes + 1)
-        if not isinstance(data, bytes):
-            raise Part10Error("unreadable", "the file object did not return bytes")
-    else:
-        raise Part10Error("unreadable", f"cannot read DICOM from a {type(source).__name__}")
-    if len(data) > limits.max_bytes:
-        raise Part10Error("too-large", f"input has more than {limits.max_bytes} bytes, the "
-                                       "limit")
-    return data, True
+    try:
+        return sources.read_bytes(source, limits.max_bytes, json_text=False), True
+    except sources.SourceError as exc:
+        raise Part10Error(exc.code, exc.message) from None
 
 
 def _check_dataset(ds: Dataset, limits: Limits) -> None:

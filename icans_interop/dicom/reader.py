@@ -2,7 +2,8 @@
 
 The reader is for files from *any* producer, so it is tolerant and never raises:
 
-* input may be a Dataset, a path, bytes or a binary file object; the byte layer
+* input may be any kind of :mod:`icans_interop.sources` (a path, a ``str`` always being a
+  path here, bytes, a binary file object, or a pydicom Dataset); the byte layer
   (:mod:`.part10`) parses it once into a plain tree within its :class:`~.part10.Limits`;
   anything unreadable (not DICOM, truncated, too large, too deep) gives an ``unreadable``,
   ``too-large`` or ``too-deep`` issue and no report. A data set without the Part 10 preamble

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Final, NamedTuple, TypeVar
 
@@ -23,7 +24,13 @@ from icans_interop import terminology
 from icans_interop.dicom import tags
 from icans_interop.dicom.layout import NOT_CARRIED
 from icans_interop.dicom.part10 import DicomCode, Item, Parsed
-from icans_interop.issues import Issue, error, information, warning
+from icans_interop.issues import (
+    Issue,
+    error,
+    information,
+    issues_from_validation_error,
+    warning,
+)
 from icans_interop.reading import Provenance
 
 M = TypeVar("M", bound=BaseModel)
@@ -150,24 +157,25 @@ class ReadContext:
 
         ``fields`` maps a field to the header attribute it came from, for the location.
         """
+        def locate(path: str) -> str:
+            field = path.split(".", 1)[0].split("[", 1)[0]
+            return attr(fields[field]) if fields and field in fields else where
+
         for _attempt in range(len(data) + 1):
             try:
                 return model.model_validate(data)
             except ValidationError as exc:
+                found = issues_from_validation_error(exc, locate=locate,
+                                                     prefix=f"{model.__name__}.")
                 dropped = False
-                for err in exc.errors():
+                for err, issue in zip(exc.errors(include_url=False), found, strict=True):
                     field = str(err["loc"][0]) if err["loc"] else ""
                     info = model.model_fields.get(field)
-                    value = data.get(field)
-                    location = attr(fields[field]) if fields and field in fields else where
                     if info is None or info.is_required() or field not in data:
-                        self.issue(error("invalid-value", location,
-                                         f"{model.__name__}.{field or '?'} = {value!r}: "
-                                         f"{err['msg']}"))
+                        self.issue(issue)
                         return None
-                    self.issue(error("invalid-value", location,
-                                     f"{model.__name__}.{field} = {value!r} dropped: "
-                                     f"{err['msg']}"))
+                    self.issue(replace(issue, message=f"{issue.message}; the value is "
+                                                      "dropped"))
                     del data[field]
                     dropped = True
                 if not dropped:

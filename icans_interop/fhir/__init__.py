@@ -3,8 +3,9 @@
 * :func:`write` — a report as a ``fhir.resources`` Bundle model (R4 via ``fhir.resources.R4B``
   declared as FHIR 4.0.1 content, or R5 with the HL7 DICOM SR IG profiles);
   :func:`write_json` — the same bundle directly as compact JSON text (faster);
-* :func:`read` — a Bundle (model, dict, JSON text or bytes; ours or another producer's) back
-  into a report plus issues, never raising;
+* :func:`read` — a Bundle (ours or another producer's; any source kind of
+  :mod:`icans_interop.sources`: a path, JSON text or bytes, a binary file object, a dict or a
+  model) back into a report plus issues, never raising;
 * :func:`to_json` — compact JSON of a bundle model (the same text as fhir.resources'
   ``model_dump_json``, produced several times faster).
 """

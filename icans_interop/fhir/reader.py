@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from icans_interop import issues as iss
+from icans_interop import sniff, sources
 from icans_interop.fhir import codes
 from icans_interop.fhir.codes import JsonDict
 from icans_interop.fhir.reader_assessment import (
@@ -52,7 +53,11 @@ MAX_SIZE = 64 * 1024 * 1024
 
 
 def read(source: Any) -> Reading:
-    """Read a bundle (fhir.resources model, dict, or JSON text/bytes) into a report.
+    """Read a bundle into a report.
+
+    ``source`` is any kind of :mod:`icans_interop.sources`: a path, JSON text (the ``str``
+    rule is :func:`icans_interop.sources.is_json_text`), bytes, a binary file object (at most
+    :data:`MAX_SIZE` bytes of each), parsed JSON (``dict``) or a ``fhir.resources`` model.
 
     Returns a :class:`~icans_interop.reading.Reading`: it unpacks as ``report, issues`` (the
     report None when none can be built) and carries the FHIR path each model value was read
@@ -82,20 +87,17 @@ def _load(source: Any, found: list[Issue]) -> JsonDict | None:
     data: Any
     if isinstance(source, dict):
         data = source
-    elif isinstance(source, str | bytes | bytearray | memoryview):
-        if len(source) > MAX_SIZE:
-            found.append(iss.error("too-large", "Bundle",
-                                   f"input of {len(source)} bytes exceeds {MAX_SIZE}"))
+    elif sources.kind_of(source, json_text=True) != "other":
+        try:
+            raw = sources.read_bytes(source, MAX_SIZE, json_text=True)
+        except sources.SourceError as exc:
+            found.append(iss.error(exc.code, "Bundle", exc.message))
             return None
-        text: str
-        if isinstance(source, str):
-            text = source
-        else:
-            try:
-                text = bytes(source).decode("utf-8-sig")
-            except UnicodeDecodeError as exc:
-                found.append(iss.error("unreadable", "Bundle", f"not UTF-8 text: {exc}"))
-                return None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            found.append(iss.error("unreadable", "Bundle", f"not UTF-8 text: {exc}"))
+            return None
         try:
             data = json.loads(text)
         except RecursionError:
@@ -105,13 +107,14 @@ def _load(source: Any, found: list[Issue]) -> JsonDict | None:
         except ValueError as exc:
             found.append(iss.error("unreadable", "Bundle", f"not JSON: {exc}"))
             return None
-    elif hasattr(source, "model_dump_json"):
+    elif sniff.is_fhir_model(source) or hasattr(source, "model_dump_json"):
         from icans_interop.fhir.serialize import model_to_json
 
         data = json.loads(model_to_json(source))
     else:
         found.append(iss.error("unreadable", "Bundle",
-                               f"expected a Bundle (model, dict or JSON), got "
+                               f"expected a Bundle (a path, JSON text or bytes, a binary file "
+                               f"object, a dict or a fhir.resources model), got "
                                f"{type(source).__name__}"))
         return None
     if not isinstance(data, dict):
@@ -236,8 +239,6 @@ def _report(bx: BundleIndex) -> ImagingReport | None:
     try:
         return ImagingReport.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = ".".join(str(p) for p in error["loc"])
-            bx.issue("case-invalid", f"Bundle (report field {loc})",
-                     f"{error['msg']} (value {error.get('input')!r})"[:500])
+        bx.found.extend(iss.issues_from_validation_error(
+            exc, code="case-invalid", locate=bx.provenance.locate, prefix="report field "))
         return None

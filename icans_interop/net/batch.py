@@ -8,21 +8,18 @@
   a cluster file system). Anything else is read through ``fsspec`` (``s3://``, ``gs://``,
   ``http://``... with the matching fsspec plugin installed on the workers):
   :func:`collect_urls` lists a URL folder, :func:`validate_urls` has each worker read its file
-  into a private temporary file and run the same per-file validator as the local path.
+  and run the same per-file validator on its bytes as on a local path.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Final
 
-from icans_interop.issues import Issue, error
+from icans_interop.issues import error
 from icans_interop.validation.result import ValidationResult
 
 #: Larger inputs are not read (the validators' own limit).
@@ -72,10 +69,10 @@ def collect_urls(sources: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def validate_url(url: str, profile: str = "icans", fhir_version: str = "auto"
                  ) -> ValidationResult:
-    """Read one fsspec URL and validate it like a local file; never raises."""
+    """Read one fsspec URL and validate its bytes like a local file; never raises."""
     import fsspec
 
-    from icans_interop.validation.runner import validate_one
+    from icans_interop.validation.dispatch import validate
 
     try:
         with fsspec.open(url, "rb") as handle:
@@ -86,17 +83,7 @@ def validate_url(url: str, profile: str = "icans", fhir_version: str = "auto"
     if len(data) > MAX_BYTES:
         return ValidationResult(url, "unknown", (error(
             "too-large", url, f"larger than {MAX_BYTES} bytes"),))
-    with tempfile.TemporaryDirectory(prefix="icans-url-") as tmp:
-        local = Path(tmp) / "input"
-        local.write_bytes(data)
-        result = validate_one(local, profile, fhir_version)
-    return _relabel(result, str(local), url)
-
-
-def _relabel(result: ValidationResult, old: str, new: str) -> ValidationResult:
-    issues = tuple(Issue(i.severity, i.code, i.location.replace(old, new),
-                         i.message.replace(old, new)) for i in result.issues)
-    return dataclasses.replace(result, file=new, issues=issues)
+    return validate(data, profile, fhir_version, file_label=url)  # type: ignore[arg-type]
 
 
 def _validate_urls_chunk(chunk: list[tuple[str, str, str]]) -> list[ValidationResult]:

@@ -28,14 +28,20 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from pydantic import ValidationError
 
-from icans_interop import fields, terminology
-from icans_interop.issues import Issue, error, information, warning
+from icans_interop import fields, sources, terminology
+from icans_interop.issues import (
+    Issue,
+    error,
+    information,
+    issues_from_validation_error,
+    warning,
+)
 from icans_interop.model import ICE_ITEMS, ImagingReport
+from icans_interop.reading import Provenance, Reading
 from icans_interop.sdc import form as f
 from icans_interop.sdc.questionnaire_writer import QUESTIONNAIRE_URL
 
@@ -512,21 +518,18 @@ _DOMAIN_FIELDS: Final = (*fields.ASSESSMENT_DOMAINS,
 
 
 def _load(source: Any, issues: list[Issue]) -> JsonDict | None:
+    """The response as parsed JSON, from any kind of :mod:`icans_interop.sources`."""
     if isinstance(source, dict):
         return source
     try:
-        if isinstance(source, Path):
-            if source.stat().st_size > MAX_BYTES:
-                issues.append(error("too-large", ROOT, f"the file is larger than {MAX_BYTES} "
-                                                       "bytes"))
-                return None
-            source = source.read_bytes()
-        if isinstance(source, bytes | bytearray) and len(source) > MAX_BYTES:
-            issues.append(error("too-large", ROOT, f"the input is larger than {MAX_BYTES} bytes"))
-            return None
-        data = json.loads(source)
-    except OSError as exc:
-        issues.append(error("unreadable", ROOT, f"cannot read: {exc.strerror or exc}"))
+        if sources.kind_of(source, json_text=True) == "other" and \
+                callable(getattr(source, "model_dump_json", None)):
+            raw: str | bytes = source.model_dump_json()  # a fhir.resources model
+        else:
+            raw = sources.read_bytes(source, MAX_BYTES, json_text=True)
+        data = json.loads(raw)
+    except sources.SourceError as exc:
+        issues.append(error(exc.code, ROOT, exc.message))
         return None
     except (ValueError, RecursionError) as exc:
         issues.append(error("unreadable", ROOT, f"not JSON: {exc}"))
@@ -537,17 +540,11 @@ def _load(source: Any, issues: list[Issue]) -> JsonDict | None:
     return data
 
 
-def _locator(where: dict[str, str]) -> Locator:
-    def locate(model_path: str) -> str:
-        path = model_path
-        while path:
-            if path in where:
-                return where[path]
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-        return ROOT
-
-    return locate
+def _provenance(where: dict[str, str]) -> Provenance:
+    """Model path -> response element path (the nearest parent's, else the response)."""
+    provenance = Provenance(ROOT)
+    provenance.merge("", where)
+    return provenance
 
 
 def _header(data: JsonDict, issues: list[Issue]) -> None:
@@ -573,15 +570,30 @@ def _header(data: JsonDict, issues: list[Issue]) -> None:
 
 def read_located(source: Any) -> tuple[ImagingReport | None, list[Issue], Locator]:
     """Like :func:`read`, also returning a locator from model paths (``findings[0].sites[1]``)
-    to response element paths, for the semantic rules."""
+    to response element paths, for the semantic rules (the reading's
+    ``provenance.locate``)."""
+    reading = read(source)
+    return reading.report, reading.issues, reading.provenance.locate
+
+
+def read(source: Any) -> Reading:
+    """A QuestionnaireResponse as a report, its issues and where each value was answered.
+
+    ``source`` is any kind of :mod:`icans_interop.sources`: a path, JSON text (the ``str``
+    rule is :func:`icans_interop.sources.is_json_text`), bytes, a binary file object (at most
+    :data:`MAX_BYTES` of each), parsed JSON (``dict``) or a ``fhir.resources`` model. The
+    :class:`~icans_interop.reading.Reading` unpacks as ``report, issues``; the report is None
+    when an error leaves no faithful report (a required answer missing, a malformed value, an
+    unreadable input). Never raises on bad input.
+    """
     issues: list[Issue] = []
     data = _load(source, issues)
     if data is None:
-        return None, issues, _locator({})
+        return Reading(None, issues, _provenance({}))
     _header(data, issues)
     if any(i.severity == "error" for i in issues) and data.get("resourceType") != \
             "QuestionnaireResponse":
-        return None, issues, _locator({})
+        return Reading(None, issues, _provenance({}))
     reader = _Reader()
     root = _Scope(ROOT)
     reader.walk(data.get("item", []), f"{ROOT}.item", root, 1)
@@ -622,33 +634,12 @@ def read_located(source: Any) -> tuple[ImagingReport | None, list[Issue], Locato
     if grade is not None:
         case["icans_grade"] = grade
     issues += reader.issues
-    locate = _locator(reader.where)
+    provenance = _provenance(reader.where)
     if any(i.severity == "error" for i in issues):
-        return None, issues, locate
+        return Reading(None, issues, provenance)
     try:
         report = ImagingReport.model_validate(case)
     except ValidationError as exc:
-        for problem in exc.errors():
-            model_path = _model_path(problem["loc"])
-            issues.append(error("invalid-value", locate(model_path),
-                                f"{model_path}: {problem['msg']} "
-                                f"(got {_short(problem.get('input'))})"))
-        return None, issues, locate
-    return report, issues, locate
-
-
-def _model_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
-def read(source: Any) -> tuple[ImagingReport | None, list[Issue]]:
-    """A QuestionnaireResponse (dict, JSON text/bytes or a path) as a report, and its issues.
-
-    The report is None when an error leaves no faithful report (a required answer missing, a
-    malformed value, an unreadable input). Never raises on bad input.
-    """
-    report, issues, _locate = read_located(source)
-    return report, issues
+        issues.extend(issues_from_validation_error(exc, locate=provenance.locate))
+        return Reading(None, issues, provenance)
+    return Reading(report, issues, provenance)

@@ -26,13 +26,15 @@ without errors.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from icans_interop import sniff, sources
 from icans_interop.formats import FhirVersion as Version
-from icans_interop.formats import Profile
+from icans_interop.formats import FhirVersionIn, Profile
 from icans_interop.issues import Issue, error, information
 from icans_interop.validation import (
     fhir_bindings,
@@ -50,21 +52,25 @@ from icans_interop.validation.result import ValidationResult
 MAX_ISSUES: Final = 500
 
 
-def validate_fhir(source: str | Path | bytes | dict[str, Any], version: Version = "R4",
+def validate_fhir(source: object, version: FhirVersionIn = "auto",
                   profile: Profile = "icans", *,
                   file_label: str | None = None,
                   supporting: Sequence[str | Path | bytes | dict[str, Any]] = (),
                   ) -> ValidationResult:
     """Validate one FHIR resource or Bundle.
 
-    ``source`` is a path (``str`` or :class:`~pathlib.Path`), JSON text (a ``str`` starting
-    with ``{`` or ``[``), JSON bytes, or an already parsed JSON object (``dict``).
+    ``source`` is any kind of :mod:`icans_interop.sources`: a path, JSON text (the ``str``
+    rule is :func:`icans_interop.sources.is_json_text`), bytes, a binary file object, parsed
+    JSON (``dict``) or a ``fhir.resources`` model. ``version`` ``auto`` is
+    :func:`icans_interop.sniff.detect_fhir_version` of the input; the result's
+    ``fhir_version`` says which version it was validated as.
     ``supporting`` resources (same forms; Bundles count by their entries) are not validated
     but consulted: the Questionnaire a QuestionnaireResponse answers.
     """
     label = file_label or _label(source)
+    used: list[Version] = []
     try:
-        issues = _validate(source, version, profile, label, supporting)
+        issues = _validate(source, version, profile, label, used, supporting)
     except RecursionError:
         issues = [error("too-deep", label, "the input is nested too deeply to validate")]
     except MemoryError:
@@ -72,15 +78,12 @@ def validate_fhir(source: str | Path | bytes | dict[str, Any], version: Version 
     except Exception as exc:
         issues = [error("internal-error", label,
                         f"the FHIR validator failed: {type(exc).__name__}: {str(exc)[:300]}")]
-    return ValidationResult(label, "fhir", tuple(_cap(_dedupe(issues))))
+    return ValidationResult(label, "fhir", tuple(_cap(_dedupe(issues))),
+                            fhir_version=used[-1] if used else None)
 
 
 def _label(source: object) -> str:
-    if isinstance(source, Path):
-        return str(source)
-    if isinstance(source, str) and source.lstrip()[:1] not in ("{", "["):
-        return source
-    return "<input>"
+    return sources.label(source, json_text=True) or "<input>"
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:
@@ -97,21 +100,30 @@ def _cap(issues: list[Issue]) -> list[Issue]:
     return [*kept[:MAX_ISSUES], summary]
 
 
-def _validate(source: str | Path | bytes | dict[str, Any], version: Version, profile: Profile,
-              label: str, supporting: Sequence[str | Path | bytes | dict[str, Any]] = (),
+def _validate(source: object, version: FhirVersionIn, profile: Profile,
+              label: str, used: list[Version],
+              supporting: Sequence[str | Path | bytes | dict[str, Any]] = (),
               ) -> list[Issue]:
-    if version not in ("R4", "R5"):
-        return [error("invalid-value", label, f"unknown FHIR version {version!r} (R4 or R5)")]
+    if version not in ("R4", "R5", "auto"):
+        return [error("invalid-value", label,
+                      f"unknown FHIR version {version!r} (R4, R5 or auto)")]
     if profile not in ("icans", "base"):
         return [error("invalid-value", label, f"unknown profile {profile!r} (icans or base)")]
-    if not isinstance(source, str | bytes | bytearray | Path):
-        data: Any = source  # already parsed JSON (a dict, or anything else: reported below)
-        issues: list[Issue] = []
+    issues: list[Issue] = []
+    if sniff.is_fhir_model(source):
+        from icans_interop.fhir.serialize import model_to_json
+
+        data: Any = json.loads(model_to_json(source))
+    elif isinstance(source, dict | list | int | float) or source is None:
+        data = source  # already parsed JSON (a dict, or another JSON value: reported below)
     else:
         loaded = fhir_json.load(source, label)
         if loaded.data is None:
             return loaded.issues
         data, issues = loaded.data, loaded.issues
+        source = loaded.raw  # a file object is read once: detect the version on its bytes
+    version = sniff.detect_fhir_version(source) if version == "auto" else version
+    used.append(version)
     if not isinstance(data, dict):
         issues.append(error("invalid-value", label,
                             f"a FHIR resource is a JSON object; this input is a JSON "

@@ -16,9 +16,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from itertools import accumulate
-from pathlib import Path
 from typing import Any, Final
 
+from icans_interop import sources
 from icans_interop.issues import Issue, error
 
 #: Largest input accepted, in bytes (a FHIR Bundle with embedded PDFs stays well below).
@@ -39,6 +39,8 @@ class Loaded:
     issues: list[Issue] = field(default_factory=list)
     label: str = "<input>"
     size: int = 0
+    #: The bytes read (empty when none could be).
+    raw: bytes = b""
 
 
 def max_depth(raw: bytes) -> int:
@@ -74,49 +76,24 @@ class _DuplicateKeys:
         return result
 
 
-def read_source(source: str | Path | bytes | bytearray, label: str | None,
+def read_source(source: object, label: str | None,
                 max_bytes: int = MAX_BYTES) -> tuple[bytes | None, Loaded]:
-    """The bytes of ``source`` (a path, JSON text or bytes), or None with an issue."""
-    loaded = Loaded()
-    if isinstance(source, bytes | bytearray):
-        loaded.label = label or "<bytes>"
-        raw = bytes(source)
-    elif isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
-        loaded.label = label or "<text>"
-        raw = source.encode("utf-8", "surrogatepass")
-    else:
-        path = Path(source)
-        loaded.label = label or str(path)
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                loaded.size = size
-                loaded.issues.append(error(
-                    "too-large", loaded.label,
-                    f"the file is {size:,} bytes; the FHIR validator reads at most "
-                    f"{max_bytes:,}"))
-                return None, loaded
-            with path.open("rb") as handle:
-                raw = handle.read(max_bytes + 1)
-        except OSError as exc:
-            loaded.issues.append(error("unreadable", loaded.label,
-                                       f"cannot read the file: {exc.strerror or exc}"))
-            return None, loaded
-        except ValueError as exc:  # a NUL byte or a lone surrogate in the path
-            loaded.issues.append(error("unreadable", loaded.label,
-                                       f"not a usable file name or JSON text: {exc}"))
-            return None, loaded
-    loaded.size = len(raw)
-    if len(raw) > max_bytes:
-        loaded.issues.append(error(
-            "too-large", loaded.label,
-            f"the input is {len(raw):,} bytes or more; the FHIR validator reads at most "
-            f"{max_bytes:,}"))
+    """The bytes of ``source`` (any byte kind of :mod:`icans_interop.sources`: a path, JSON
+    text, bytes or a binary file object), or None with an issue."""
+    kind = sources.kind_of(source, json_text=True)
+    loaded = Loaded(label=label or sources.label(source, json_text=True) or
+                    {"bytes": "<bytes>", "text": "<text>"}.get(kind, "<input>"))
+    try:
+        raw = sources.read_bytes(source, max_bytes, json_text=True)
+    except sources.SourceError as exc:
+        loaded.issues.append(error(exc.code, loaded.label, exc.message))
         return None, loaded
+    loaded.size = len(raw)
+    loaded.raw = raw
     return raw, loaded
 
 
-def load(source: str | Path | bytes | bytearray, label: str | None = None, *,
+def load(source: object, label: str | None = None, *,
          max_bytes: int = MAX_BYTES, max_nesting: int = MAX_DEPTH) -> Loaded:
     """Parse JSON safely; never raises for bad input (issues say what is wrong)."""
     raw, loaded = read_source(source, label, max_bytes)

@@ -18,12 +18,13 @@ others, and an unknown ``resourceType`` cannot crash the model lookup).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-from icans_interop.issues import Issue, error, information
+from icans_interop.issues import Issue, error, information, issues_from_validation_error
 from icans_interop.validation import fhir_primitives
 from icans_interop.validation.fhir_narrative import narrative_issues
 
@@ -557,42 +558,45 @@ _FORMAT_NAMES: Final = {
 
 
 def translate(exc: Any, prefix: str, skip_unknown: bool = False) -> list[Issue]:
-    """One issue per pydantic error, at its FHIR path, naming the offending value.
+    """One issue per pydantic error, at its FHIR path, naming the offending value (through
+    :func:`icans_interop.issues.issues_from_validation_error`, in FHIR's terms).
 
     A required element that is absent is ``missing-required`` (pydantic's ``missing``, and
     fhir.resources' ``model_field_validation.missing`` for primitives). With ``skip_unknown``
     (R4, whose complete element model the walk checks) unknown and missing elements and
     primitive formats are left to the walk (the models' patterns take Unicode whitespace, the R4
     regexes ASCII whitespace)."""
-    issues: list[Issue] = []
     seen: set[tuple[str, str]] = set()
-    for problem in exc.errors(include_url=False):
+
+    def describe(problem: Mapping[str, Any]) -> tuple[str, str] | None:
         kind = problem.get("type", "")
         loc = tuple(problem.get("loc", ()))
-        path = loc_path(prefix, loc)
         value = problem.get("input")
         msg = str(problem.get("msg", "")).removeprefix("Value error, ")
         if skip_unknown and (kind == "string_pattern_mismatch"
                              or "does not match spec regex" in msg):
-            continue  # R4: the walk matched the value against the R4 regex (ASCII \s)
+            return None  # R4: the walk matched the value against the R4 regex (ASCII \s)
         if kind == "missing" or kind.endswith(".missing"):
             if skip_unknown:
-                continue  # R4: the walk checks required elements from the definitions
+                return None  # R4: the walk checks required elements from the definitions
             code, message = "missing-required", f"required element {loc[-1]!s} is missing" \
                 if loc else "a required element is missing"
         elif kind == "extra_forbidden":
             if skip_unknown:
-                continue
+                return None
             code = "unknown-element"
             message = unknown_element_message(str(loc[-1]) if loc else "?", value)
         else:
             code = "invalid-value"
             message = _value_message(kind, msg, value)
-        if (path, message) in seen:
-            continue
-        seen.add((path, message))
-        issues.append(error(code, path, message))
-    return issues
+        key = (loc_path(prefix, loc), message)
+        if key in seen:
+            return None
+        seen.add(key)
+        return code, message
+
+    return issues_from_validation_error(exc, path_of=lambda loc: loc_path(prefix, loc),
+                                        describe=describe)
 
 
 def _value_message(kind: str, msg: str, value: Any) -> str:

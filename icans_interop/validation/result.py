@@ -45,6 +45,9 @@ class ValidationResult:
     file: str
     kind: str  # "sr", "fhir", "case" or "unknown"
     issues: tuple[Issue, ...] = field(default_factory=tuple)
+    #: The FHIR version the input was validated as ("R4" or "R5"; given or detected), for
+    #: FHIR input; None otherwise.
+    fhir_version: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -57,12 +60,16 @@ class ValidationResult:
         return sorted(self.issues, key=lambda i: SEVERITY_ORDER[i.severity])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "kind": self.kind, "valid": self.valid,
-                "issues": [i.to_dict() for i in self.sorted_issues()]}
+        data: dict[str, Any] = {"file": self.file, "kind": self.kind, "valid": self.valid}
+        if self.fhir_version is not None:
+            data["fhir_version"] = self.fhir_version
+        data["issues"] = [i.to_dict() for i in self.sorted_issues()]
+        return data
 
     def to_text(self) -> str:
         status = "valid" if self.valid else "INVALID"
-        lines = [f"{self.file}: {status} ({self.kind}; {self.count('error')} errors, "
+        kind = self.kind if self.fhir_version is None else f"{self.kind} {self.fhir_version}"
+        lines = [f"{self.file}: {status} ({kind}; {self.count('error')} errors, "
                  f"{self.count('warning')} warnings)"]
         lines += [f"  {issue}" for issue in self.sorted_issues()]
         return "\n".join(lines)
@@ -95,7 +102,7 @@ class ValidationResult:
         """The file as an absolute URI (a URL stays as it is; standard input has none)."""
         if "://" in self.file:
             return self.file
-        if self.file.startswith("("):
+        if self.file.startswith(("(", "<")):  # (stdin), <bytes>, <input>: no file
             return None
         return Path(self.file).resolve().as_uri()
 

@@ -6,7 +6,6 @@ import fnmatch
 import multiprocessing
 import multiprocessing.context
 import os
-import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
@@ -14,9 +13,14 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from icans_interop import sniff
 from icans_interop.issues import Issue, error
+from icans_interop.sniff import detect_fhir_version
+from icans_interop.validation.dispatch import validate, validate_case
 from icans_interop.validation.result import ValidationResult
+
+__all__ = ["UNREADABLE_CODES", "collect", "detect_fhir_version", "is_unreadable",
+           "missing_issue", "summary_table", "validate_bytes", "validate_case", "validate_many",
+           "validate_one"]
 
 _SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
 
@@ -68,82 +72,15 @@ def is_unreadable(result: ValidationResult) -> bool:
 def validate_bytes(data: bytes, label: str, profile: str = "icans",
                    fhir_version: str = "auto") -> ValidationResult:
     """Validate one file given as bytes (e.g. standard input); never raises."""
-    return _validate_kind(data, sniff.kind_of_bytes(data[:4096]), label, profile, fhir_version)
-
-
-def _validate_kind(source: Path | bytes, kind: str, label: str, profile: str,
-                   fhir_version: str) -> ValidationResult:
-    """The validator of ``kind`` on ``source`` (a path or the bytes); never raises."""
-    try:
-        if kind == "sr":
-            from icans_interop.validation.sr import validate_sr
-
-            return validate_sr(source, profile=profile,  # type: ignore[arg-type]
-                               file_label=label)
-        if kind == "fhir":
-            from icans_interop.validation.fhir import validate_fhir
-
-            version = detect_fhir_version(source) if fhir_version == "auto" else fhir_version
-            return validate_fhir(source, version=version,  # type: ignore[arg-type]
-                                 profile=profile, file_label=label)  # type: ignore[arg-type]
-        if kind == "case":
-            data = source if isinstance(source, bytes) else source.read_bytes()
-            return _case_result(data, label, profile)
-    except Exception as exc:  # a validator bug must not take the whole batch down
-        return ValidationResult(label, kind, (error(
-            "internal-error", label, f"validator failed: {type(exc).__name__}: {exc}"),))
-    return ValidationResult(label, "unknown", (error(
-        "unreadable", label, "neither DICOM nor JSON (not an SR, FHIR resource or case "
-        "file)"),))
+    return validate(data, profile, fhir_version,  # type: ignore[arg-type]
+                    file_label=label)
 
 
 def validate_one(path: Path, profile: str = "icans", fhir_version: str = "auto"
                  ) -> ValidationResult:
-    """Validate one file of any supported kind; never raises."""
-    kind = sniff.kind_of_path(path)
-    if kind == "unreadable":
-        return ValidationResult(str(path), "unknown", (error("unreadable", str(path),
-                                                             "cannot read the file"),))
-    return _validate_kind(path, kind, str(path), profile, fhir_version)
-
-
-_R5_MARKERS = (re.compile(rb'"fhirVersion"\s*:\s*"5'),
-               re.compile(rb"http://hl7\.org/fhir/uv/dicom-sr/StructureDefinition/"))
-_SNIFF_BYTES = 1 << 20
-
-
-def detect_fhir_version(source: Path | bytes) -> str:
-    """R5 when the first MiB claims the dicom-sr IG profiles or fhirVersion 5.x; else R4."""
-    if isinstance(source, bytes):
-        head = source[:_SNIFF_BYTES]
-    else:
-        try:
-            with source.open("rb") as handle:
-                head = handle.read(_SNIFF_BYTES)
-        except OSError:
-            return "R4"
-    return "R5" if any(m.search(head) for m in _R5_MARKERS) else "R4"
-
-
-def _case_result(data: bytes, label: str, profile: str) -> ValidationResult:
-    from pydantic import ValidationError
-
-    from icans_interop.model import load_case
-    from icans_interop.validation.semantic import check_report
-
-    try:
-        report = load_case(data)
-    except ValidationError as exc:
-        issues: list[Issue] = []
-        for problem in exc.errors():
-            loc = ".".join(str(p) for p in problem["loc"]) or "(root)"
-            code = "unreadable" if problem["type"] == "json_invalid" else "case-invalid"
-            issues.append(error(code, loc, f"{problem['msg']} (got {problem.get('input')!r:.80})"))
-        return ValidationResult(label, "case", tuple(issues))
-    except RecursionError as exc:
-        return ValidationResult(label, "case", (error("unreadable", label, str(exc)),))
-    issues = check_report(report) if profile == "icans" else []
-    return ValidationResult(label, "case", tuple(issues))
+    """Validate one file of any supported kind (:func:`.dispatch.validate`); never raises."""
+    return validate(path, profile, fhir_version,  # type: ignore[arg-type]
+                    file_label=str(path))
 
 
 def _validate_args(args: tuple[Path, str, str]) -> ValidationResult:

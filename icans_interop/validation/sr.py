@@ -28,24 +28,21 @@ the template stage matched.
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from functools import lru_cache
-from pathlib import Path
 from typing import Final
 
 from pydicom.dataset import Dataset
 
+from icans_interop import sources
 from icans_interop.dicom import part10, tags
-from icans_interop.dicom.part10 import LIMITS, Item, Limits, Parsed, Part10Error
+from icans_interop.dicom.part10 import LIMITS, Item, Limits, Parsed, Part10Error, Source
 from icans_interop.formats import Profile
 from icans_interop.issues import Issue, error
 from icans_interop.validation import sr_codes, sr_dicom, sr_template, sr_tree, sr_values
 from icans_interop.validation.result import ValidationResult
 from icans_interop.validation.sr_tree import Report, Tree
-
-Source = str | Path | bytes | bytearray | memoryview | Dataset
 
 FILE: Final = "(file)"
 _MAX_MESSAGE: Final = 400
@@ -53,7 +50,10 @@ _MAX_MESSAGE: Final = 400
 
 def validate_sr(source: Source, profile: Profile = "icans", *,
                 file_label: str | None = None, limits: Limits = LIMITS) -> ValidationResult:
-    """Validate one SR (a path, the encoded bytes or a pydicom Dataset); never raises.
+    """Validate one SR; never raises.
+
+    ``source`` is any kind of :mod:`icans_interop.sources` (a path, ``str`` included, the
+    encoded bytes, a binary file object or a pydicom Dataset).
 
     ``limits`` bound what one input may hold (the byte layer's, shared with the reader).
     """
@@ -88,11 +88,9 @@ def validate_sr(source: Source, profile: Profile = "icans", *,
 
 
 def _label(source: Source) -> str:
-    if isinstance(source, str | os.PathLike):
-        return str(source)
     if isinstance(source, Dataset):
         return "<dataset>"
-    return "<bytes>"
+    return sources.label(source, json_text=False) or "<bytes>"
 
 
 def _validate(source: Source, profile: Profile, report: Report, extra: list[Issue],
