@@ -29,10 +29,8 @@ def load_case_issues(data: bytes, where: str) -> tuple[ImagingReport | None, lis
     """A case file's report, or None and located ``case-invalid`` issues; exit 3 when the
     bytes are not a case file at all (a DICOM file or a FHIR resource says so and points to
     the commands that read it)."""
-    from pydantic import ValidationError
-
     from icans_interop import sniff
-    from icans_interop.model import load_case
+    from icans_interop.case import read_case as read_case_file
 
     if sniff.kind_of_bytes(data[:4096]) == "sr":
         fail(f"{where}: is a DICOM file, not a case file; use `icans-interop validate` to "
@@ -45,24 +43,8 @@ def load_case_issues(data: bytes, where: str) -> tuple[ImagingReport | None, lis
         fail(f"{where}: is a FHIR {parsed['resourceType']} resource, not a case file; use "
              "`icans-interop validate` to check it or `icans-interop convert` to turn it "
              "into an SR", EXIT_UNREADABLE)
-    try:
-        return load_case(data), []
-    except ValidationError as exc:
-        return None, _validation_issues(exc)
-
-
-def _validation_issues(exc: Any) -> list[Issue]:
-    from icans_interop.issues import error
-
-    issues = []
-    for problem in exc.errors():
-        where = ""
-        for part in problem["loc"]:
-            where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-        shown = repr(problem.get("input"))
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        issues.append(error("case-invalid", where or "(root)", f"{problem['msg']} (got {shown})"))
-    return issues
+    reading = read_case_file(data)
+    return reading.report, list(reading.issues)
 
 
 def read_case(path: str, fmt: TextOrJson = "text") -> ImagingReport:
