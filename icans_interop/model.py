@@ -99,10 +99,15 @@ class RoleKey:
                 "description": f"concept key of role {self.role!r}"}
 
 
+#: Trailing component delimiters and white space (any Unicode space: FHIR strings are
+#: trimmed of it) of a person-name group.
+_TRAILING_PN: Final = re.compile(r"[\^\s]+$")
+
+
 def _person_name(value: str) -> str:
     """A person name (DICOM PN form, ``Family^Given``) without trailing, insignificant
     component and group delimiters: ``Doe^`` is ``Doe`` (PS3.5 6.2.1.1)."""
-    value = "=".join(group.rstrip("^ ") for group in value.split("=")).rstrip("=")
+    value = "=".join(_TRAILING_PN.sub("", group) for group in value.split("=")).rstrip("=")
     if not value:
         raise ValueError("a person name needs at least one component")
     return value

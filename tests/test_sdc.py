@@ -225,10 +225,31 @@ def test_case_prefill_extract_round_trip(case: Path, version: str) -> None:
 
 
 def test_values_the_entry_does_not_offer_are_kept_and_reported() -> None:
+    """Kept (nothing is lost) but an error: the response breaks the form's options, which
+    the FHIR validator confirms against the form itself."""
+    from icans_interop.validation.dispatch import validate_response
+
     report = load_case((ROOT / "fixtures/valid/grade2-limbic-unicode.json").read_bytes())
-    _response, issues = sdc.write(report)
+    response, issues = sdc.write(report)
     assert [(i.severity, i.code, i.location) for i in issues] == [
-        ("warning", "not-in-form", "findings[1].distribution[0]")]
+        ("error", "not-in-form", "findings[1].distribution[0]")]
+    found = validate_response(json.dumps(response), "base")
+    assert [i.code for i in found.issues if i.severity == "error"] == ["not-in-value-set"]
+    assert sdc.read(response).report == report
+
+
+@pytest.mark.parametrize("case", VALID, ids=lambda p: p.stem)
+def test_prefilled_responses_conform_to_the_form(case: Path) -> None:
+    """Checked against our own Questionnaire (options, types, enableWhen per repeat,
+    required items): no error unless the form cannot hold a value of the report."""
+    from icans_interop.validation.dispatch import validate_response
+
+    response, issues = sdc.write(load_case(case.read_bytes()))
+    found = validate_response(json.dumps(response), "icans")
+    if any(i.code == "not-in-form" for i in issues):
+        assert not found.valid
+    else:
+        assert found.valid, found.to_text()
 
 
 def test_values_with_no_item_are_errors() -> None:

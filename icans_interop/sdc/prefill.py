@@ -7,8 +7,10 @@ an SR or a FHIR bundle can be reviewed and amended in any SDC renderer and extra
 What the form cannot hold is reported, never dropped silently (issue ``not-in-form``):
 
 * a value the form does not offer for its pattern (a qualifier or signal the knowledge entry
-  does not name for it) is kept as an answer outside the item's options: a *warning*, since a
-  renderer may not show it;
+  does not name for it) is kept as an answer outside the item's options: an *error*, because
+  such a response does not conform to the form (an answer of a ``choice`` item must be one of
+  its options; renderers may not show it), so ``template --prefill`` writes it only with
+  ``--force``;
 * a value with no item at all (a qualifier field or an MR sequence the entry gives no item for
   in that pattern) is left out: an *error*.
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from icans_interop.formats import FhirVersion as Version
-from icans_interop.issues import Issue, error, warning
+from icans_interop.issues import Issue, error
 from icans_interop.model import Finding, ImagingReport, SignalObservation
 from icans_interop.sdc import form as f
 from icans_interop.sdc.questionnaire_writer import (
@@ -60,11 +62,12 @@ class _Context:
 def _coded(item: f.FormItem, key: str, path: str, ctx: _Context) -> JsonDict:
     if key not in item.options:
         what = item.role if item.role in f.FIXED_CHOICES else repr(key)
-        ctx.issues.append(warning(
+        ctx.issues.append(error(
             "not-in-form", path,
             f"{what} is not an option of form item {item.link_id!r}"
             f"{' (the knowledge entry does not name it for the pattern)' if item.pattern else ''}"
-            "; it is kept as an answer the form does not list"))
+            "; kept as an answer the form does not list, the response does not conform to "
+            "the form"))
     return {"valueCoding": option_coding(item, key)}
 
 

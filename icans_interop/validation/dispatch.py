@@ -76,8 +76,9 @@ def _is_report(value: object) -> bool:
 def validate_response(source: object, profile: Profile = "icans",
                       fhir_version: FhirVersionIn = "auto", *,
                       file_label: str | None = None) -> ValidationResult:
-    """A QuestionnaireResponse: FHIR profile ``base``; under ``icans`` also the form reader's
-    issues and the semantic rules on the report read from it."""
+    """A QuestionnaireResponse: FHIR profile ``base`` (against its Questionnaire when the input
+    holds it or it is this library's form); under ``icans`` also the form reader's issues and
+    the semantic rules on the report read from it."""
     from icans_interop import sdc, sources
     from icans_interop.validation.fhir import validate_fhir
     from icans_interop.validation.semantic import check_report
@@ -89,7 +90,11 @@ def validate_response(source: object, profile: Profile = "icans",
         except sources.SourceError as exc:
             where = file_label or "<input>"
             return ValidationResult(where, "fhir", (error(exc.code, where, exc.message),))
-    checked = validate_fhir(source, fhir_version, "base", file_label=file_label)
+    # Our own form is known: its responses are checked against it (answers, enableWhen,
+    # required items), like any Questionnaire given in the input.
+    ours = [sdc.questionnaire("R4")]
+    checked = validate_fhir(source, fhir_version, "base", file_label=file_label,
+                            supporting=ours)
     issues: list[Issue] = list(checked.issues)
     if profile == "icans" and not any(i.code in _BAD_INPUT for i in issues):
         reading = sdc.read(source)

@@ -190,6 +190,9 @@ class _Response:
         self.strict = response.data.get("status") in ("completed", "amended")
         self.answers: dict[str, list[tuple[str, Any]]] = {}
         self._index(response.data.get("item"))
+        #: The sibling lists from the response's top level down to the items being checked:
+        #: where an enableWhen question is looked for first (nearest occurrence).
+        self.scopes: list[list[JsonDict]] = []
 
     def _index(self, items: Any) -> None:
         for item in items if isinstance(items, list) else []:
@@ -210,6 +213,13 @@ class _Response:
     # -- one level of items ------------------------------------------------------------------
 
     def items(self, definitions: list[JsonDict], given: list[JsonDict], path: str) -> None:
+        self.scopes.append(given)
+        try:
+            self._items(definitions, given, path)
+        finally:
+            self.scopes.pop()
+
+    def _items(self, definitions: list[JsonDict], given: list[JsonDict], path: str) -> None:
         by_link = {d.get("linkId"): d for d in definitions if isinstance(d.get("linkId"), str)}
         seen: dict[str, int] = {}
         for index, item in enumerate(given):
@@ -451,8 +461,22 @@ class _Response:
             return any(results)
         return all(results)
 
+    def question_answers(self, link: str) -> list[tuple[str, Any]]:
+        """The answers of the occurrence of question ``link`` nearest to the items being
+        checked: R4 Questionnaire.item.enableWhen.question ("the nearest question occurrence
+        reachable by tracing first the ancestor axis and then the preceding axis and then the
+        following axis"). The sibling lists are searched from the innermost out, each with
+        its items' descendants, so an item in one repeat of a group is enabled by the answers
+        of that repeat, not of another."""
+        for level in reversed(self.scopes):
+            occurrences = list(_occurrences(level, link))
+            if occurrences:
+                return [found for item in occurrences for answer in _list(item.get("answer"))
+                        if (found := _value(answer)) is not None]
+        return self.answers.get(link, [])
+
     def condition(self, condition: JsonDict) -> bool:
-        answers = self.answers.get(str(condition.get("question")), [])
+        answers = self.question_answers(str(condition.get("question")))
         operator = condition.get("operator")
         expected = _value(condition, "answer")
         if expected is None:
@@ -512,6 +536,19 @@ def regex_quantifiers(pattern: str) -> int | None:
                 index = end if end > 0 else index
         index += 1
     return count
+
+
+def _occurrences(items: list[JsonDict], link: str) -> Iterable[JsonDict]:
+    """The response items with linkId ``link`` among ``items`` and their descendants."""
+    stack = list(reversed(items))
+    while stack:
+        item = stack.pop()
+        if item.get("linkId") == link:
+            yield item
+        nested = _list(item.get("item"))
+        for answer in _list(item.get("answer")):
+            nested += _list(answer.get("item"))
+        stack.extend(reversed(nested))
 
 
 def _list(value: Any) -> list[JsonDict]:
