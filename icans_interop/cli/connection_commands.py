@@ -6,19 +6,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from icans_interop.cli.app import EXIT_INVALID, EXIT_USAGE, app, err, fail, out
+from icans_interop.cli.show import TextOrJson
+from icans_interop.formats import FhirVersionIn, Profile
 
 if TYPE_CHECKING:
     from icans_interop.net.transfer import TransferResult
     from icans_interop.validation.result import ValidationResult
 
-ProfileOption = Literal["icans", "base"]
-InputVersion = Literal["auto", "R4", "R5"]
-TextOrJson = Literal["text", "json"]
 
 
 TokenEnv = Annotated[str | None, typer.Option(
@@ -63,9 +62,9 @@ def send(
     "ICANS_INTEROP",
     batch_size: Annotated[int, typer.Option(min=1, max=1000,
                                             help="Files per STOW-RS request.")] = 20,
-    profile: Annotated[ProfileOption, typer.Option(help="Validate with this profile first; files "
+    profile: Annotated[Profile, typer.Option(help="Validate with this profile first; files "
                                                   "with errors are not sent.")] = "icans",
-    fhir_version: Annotated[InputVersion, typer.Option(help="FHIR version of bundles.")] =
+    fhir_version: Annotated[FhirVersionIn, typer.Option(help="FHIR version of bundles.")] =
     "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only; send nothing.")]
     = False,
@@ -117,21 +116,18 @@ def send(
     _print_transfers(results, fmt)
 
 
-def _send_fhir(files: list[Path], url: str, profile: ProfileOption, fhir_version: InputVersion,
+def _send_fhir(files: list[Path], url: str, profile: Profile, fhir_version: FhirVersionIn,
                dry_run: bool, timeout: float, retries: int, token: str | None
                ) -> list[TransferResult]:
     from icans_interop.net.fhir_rest import FhirClient, RetryPolicy
     from icans_interop.net.transfer import TransferResult
     from icans_interop.validation.fhir import validate_fhir
-    from icans_interop.validation.runner import detect_fhir_version
 
     results: list[TransferResult] = []
     with FhirClient(url, token=token, timeout=timeout,
                     retry=RetryPolicy(attempts=retries)) as client:
         for path in files:
-            version = (detect_fhir_version(path) if fhir_version == "auto"
-                       else fhir_version)
-            checked = validate_fhir(path, version=version, profile=profile)
+            checked = validate_fhir(path, version=fhir_version, profile=profile)
             errors = tuple(i for i in checked.sorted_issues() if i.severity == "error")
             if errors:
                 results.append(TransferResult(str(path), False, "not-sent",
@@ -208,7 +204,7 @@ def gateway(
     allow_fhir: Annotated[list[str] | None, typer.Option(
         help="Refuse to start unless --fhir is this base URL or below it (repeatable).")]
     = None,
-    profile: Annotated[ProfileOption, typer.Option(help="Validation profile.")] = "icans",
+    profile: Annotated[Profile, typer.Option(help="Validation profile.")] = "icans",
     timeout: Annotated[float, typer.Option(min=1, help="Network and FHIR timeout (s).")] =
     60.0,
     retry_max: Annotated[float, typer.Option(min=1, help="Longest wait between two tries "
@@ -253,8 +249,8 @@ def gateway(
             stream.close()
 
 
-def validate_on_cluster(paths: list[str], scheduler: str, profile: ProfileOption,
-                        fhir_version: InputVersion, include: list[str], exclude: list[str]
+def validate_on_cluster(paths: list[str], scheduler: str, profile: Profile,
+                        fhir_version: FhirVersionIn, include: list[str], exclude: list[str]
                         ) -> list[ValidationResult]:
     """Validate on a Dask cluster: local paths (shared storage) or fsspec URLs; a missing
     path is an entry with its issue, like a local batch."""

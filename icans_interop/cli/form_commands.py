@@ -27,33 +27,19 @@ OutputOption = Annotated[str, typer.Option("-o", "--output",
 
 
 def read_report(path: str) -> ImagingReport:
-    """A case file, SR, FHIR bundle or QuestionnaireResponse as a report, or exit 1/3."""
-    from icans_interop import conversion, sdc, sniff
-    from icans_interop.cli.case_commands import load_case_issues
+    """A case file, SR, FHIR bundle or QuestionnaireResponse as a report (the library's
+    :func:`icans_interop.read`), or exit 1 (no report) / 3 (not a record at all)."""
+    from icans_interop.api import read
+    from icans_interop.validation.runner import UNREADABLE_CODES
 
     where = label(path)
-    data = read_input(path)
-    kind = sniff.kind_of_bytes(data[:4096])
-    if kind == "case":
-        report, issues = load_case_issues(data, where)
-    elif kind == "fhir" and _is_questionnaire_response(data):
-        report, issues = sdc.read(data)
-    elif kind in ("sr", "fhir"):
-        report, issues = conversion.read_source(data, kind)
-    else:
-        fail(f"{where}: neither a case file, a DICOM SR nor a FHIR resource", EXIT_UNREADABLE)
+    report, issues = read(read_input(path))
     issue_lines(where, issues)
     if report is None:
-        fail(f"{where}: could not be read into a report", EXIT_INVALID)
+        unreadable = any(i.code in UNREADABLE_CODES for i in issues)
+        fail(f"{where}: could not be read into a report",
+             EXIT_UNREADABLE if unreadable else EXIT_INVALID)
     return report
-
-
-def _is_questionnaire_response(data: bytes) -> bool:
-    try:
-        parsed = json.loads(data)
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(parsed, dict) and parsed.get("resourceType") == "QuestionnaireResponse"
 
 
 def _write_one(output: str, data: bytes, findings: Findings, force: bool) -> None:

@@ -33,7 +33,7 @@ from icans_interop.cli.files import (
     read_input,
 )
 from icans_interop.cli.show import emit_json, issue_lines, say
-from icans_interop.formats import BundleType, SopClassName
+from icans_interop.formats import BundleType, FhirVersionIn, Profile, SopClassName
 from icans_interop.formats import FhirVersion as Version
 
 if TYPE_CHECKING:
@@ -280,9 +280,9 @@ def validate(
         help="Files or folders (recursive); - reads one file from standard input.")],
     fmt: Annotated[Literal["text", "json", "outcome"], typer.Option(
         "--format", help="Output format.")] = "text",
-    profile: Annotated[Literal["icans", "base"], typer.Option(
+    profile: Annotated[Profile, typer.Option(
         help="icans adds the ICANS semantic rules.")] = "icans",
-    fhir_version: Annotated[Literal["auto", "R4", "R5"], typer.Option(
+    fhir_version: Annotated[FhirVersionIn, typer.Option(
         help="FHIR version of JSON inputs; auto: R5 when a resource claims the dicom-sr IG "
              "profiles or fhirVersion 5.x, else R4.")] = "auto",
     include: Annotated[list[str] | None, typer.Option(
