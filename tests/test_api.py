@@ -17,6 +17,7 @@ import icans_interop
 from icans_interop import dicom, fhir, sdc
 from icans_interop.model import ImagingReport, load_case
 from icans_interop.validation import runner
+from tests.test_sources import OneShot
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = ROOT / "fixtures" / "valid" / "example-grade3-deep.json"
@@ -213,17 +214,6 @@ def test_content_given_in_memory_has_no_file_uri(tmp_path: Path) -> None:
 
 def test_a_form_response_file_object_is_read_once() -> None:
     from icans_interop.validation.dispatch import validate_response
-
-    class OneShot(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self.data = data
-
-        def readable(self) -> bool:
-            return True
-
-        def read(self, size: int = -1) -> bytes:
-            chunk, self.data = self.data[:size], self.data[size:]
-            return chunk
 
     response = json.loads(_inputs()["form response"])
     response["status"] = "in-progress"

@@ -14,6 +14,7 @@ from icans_interop.model import ImagingReport, load_case
 from icans_interop.sniff import detect_fhir_version
 from icans_interop.validation import runner
 from icans_interop.validation.fhir import validate_fhir
+from tests.test_sources import OneShot
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = ROOT / "fixtures" / "valid" / "example-grade3-deep.json"
@@ -82,17 +83,6 @@ def test_a_stream_that_cannot_seek_is_not_consumed_silently() -> None:
 
     with pytest.raises(ValueError, match="read it into bytes first"):
         detect_fhir_version(Stream())
-    class OneShot(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self.data = data
-
-        def readable(self) -> bool:
-            return True
-
-        def read(self, size: int = -1) -> bytes:
-            chunk, self.data = self.data[:size], self.data[size:]
-            return chunk
-
     # the validator reads a stream once and detects the version on its bytes
     stream = OneShot(_text("R5").encode())
     assert not stream.seekable()

@@ -26,6 +26,20 @@ ROOT = Path(__file__).resolve().parent.parent
 CASE = ROOT / "fixtures" / "valid" / "example-grade3-deep.json"
 
 
+class OneShot(io.RawIOBase):
+    """A binary stream that can be read once (no seek): what a socket or pipe gives."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk, self.data = self.data[:size], self.data[size:]
+        return chunk
+
+
 @cache
 def _report() -> ImagingReport:
     return load_case(CASE.read_text("utf-8"))
