@@ -50,11 +50,18 @@ FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "valid" / "ten-f
 
 
 def ten_finding_report() -> ImagingReport:
-    """The ten-finding fixture when present, else an equivalent synthetic report."""
+    """The ten-finding fixture when present, else an equivalent synthetic report.
+
+    Each finding gets a human-readable tracking identifier: highdicom's TID 1501 requires one
+    (PS3.16 makes it optional), so both writers then encode the same content items.
+    """
     if FIXTURE.is_file():
         report = load_case(FIXTURE.read_bytes())
         if len(report.findings) == 10:
-            return report
+            data = report.model_dump(mode="json", exclude_none=True)
+            for index, finding in enumerate(data["findings"]):
+                finding.setdefault("tracking_id", f"Finding {index + 1}")
+            return ImagingReport.model_validate(data)
     findings = []
     for index in range(10):
         pattern, sites, laterality, distribution, signals = PATTERNS[index % len(PATTERNS)]
@@ -63,6 +70,7 @@ def ten_finding_report() -> ImagingReport:
                    "number": "multiple", "morphology": "punctate"}
         if laterality:
             finding["laterality"] = laterality
+        finding["tracking_id"] = f"Finding {index + 1}"
         findings.append(finding)
     return ImagingReport.model_validate({
         "patient": {"id": "MRN-1", "family_name": "Doe", "given_name": "Jane",
