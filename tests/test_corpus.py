@@ -23,11 +23,10 @@ not report yet. Both run as *strict* xfails: a fix that clears an entry makes it
 which fails the run until the entry is deleted; and a listed file that starts getting a code
 its entry does not list fails at once (the xfail accepts only :class:`KnownFalseError`).
 
-The third-party files are not in this repository: they are public data from the repositories
-that ``tests/corpus/SOURCES.md`` names (repository, commit, path and licence of each;
-``manifest.json`` has every file's SHA-256). They are read from the directory named by
-``ICANS_CORPUS_DIR``, else ``../shared/corpus`` beside the checkout; when neither exists those
-tests skip with the reason. The generated, planted and registry-package parts always run.
+The third-party files are public data from the repositories that ``tests/corpus/SOURCES.md``
+names (repository, commit, path and licence of each; ``manifest.json`` has every file's
+SHA-256), stored unchanged under ``tests/corpus/data`` so that every run, CI's included, judges
+them. ``ICANS_CORPUS_DIR`` points the tests at another copy laid out the same way.
 """
 
 from __future__ import annotations
@@ -137,9 +136,9 @@ def judge_conformant(key: str, issues: tuple[Issue, ...], known: dict[str, froze
 
 
 def corpus_dir() -> Path | None:
-    """Where the third-party files are (``ICANS_CORPUS_DIR`` or ``../shared/corpus``)."""
+    """Where the third-party files are (``ICANS_CORPUS_DIR``, else ``tests/corpus/data``)."""
     configured = os.environ.get("ICANS_CORPUS_DIR")
-    candidate = Path(configured) if configured else REPO.parent / "shared" / "corpus"
+    candidate = Path(configured) if configured else REPO / "tests" / "corpus" / "data"
     return candidate if candidate.is_dir() else None
 
 
@@ -147,8 +146,9 @@ def external_file(entry: Json) -> Path:
     """The third-party file of a manifest entry, checked against its SHA-256."""
     root = corpus_dir()
     if root is None:
-        pytest.skip("third-party corpus not present: set ICANS_CORPUS_DIR to a directory "
-                    "holding the files of tests/corpus/manifest.json (see SOURCES.md)")
+        oracles.require("third-party corpus not present: tests/corpus/data is missing, or "
+                        "ICANS_CORPUS_DIR names no directory (see tests/corpus/SOURCES.md)")
+        raise AssertionError("unreachable: require() skips or fails")
     path = root / entry["path"]
     assert path.is_file(), f"{path} missing from the corpus directory {root}"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
