@@ -555,7 +555,11 @@ def test_template_codes_exist_or_are_flagged() -> None:
 
 def test_iod_table_compiles() -> None:
     tables = sr_dicom.iod_tables()
-    assert set(tables.sop_classes.values()) == set(SOP_CLASSES)
+    assert set(tables.sop_classes.values()) == {*SOP_CLASSES, "basic-text"}
+    assert {n for n, roots in tables.root_templates.items() if "1500" in roots} == set(
+        SOP_CLASSES)  # Basic Text SR cannot carry TID 1500 (no NUM)
+    assert "NUM" not in tables.value_types["basic-text"]
+    assert not any(tables.relationships["basic-text"].values())  # no by-reference at all
     assert "SCOORD3D" in tables.value_types["comprehensive-3d"]
     assert "SCOORD3D" not in tables.value_types["enhanced"]
     assert "SCOORD3D" not in tables.value_types["comprehensive"]

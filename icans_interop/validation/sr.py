@@ -5,19 +5,25 @@ limits of :mod:`.sr_dicom` and :mod:`.sr_tree`):
 
 1. **DICOM**: the byte layer (:mod:`icans_interop.dicom.part10`) parses the input once (a
    Part 10 file within its limits: ``unreadable``, ``too-large``, ``too-deep``); then an SR SOP
-   Class that allows TID 1500 (Enhanced, Comprehensive and Comprehensive 3D SR; anything else
-   is ``wrong-sop-class``), file meta consistent with the data set, the Type 1/2/1C/2C
-   attributes of the IOD's modules (:mod:`.sr_dicom`: ``missing-required``, enumerated values
-   and item counts as ``invalid-value``) and the VR rules of every value (:mod:`.sr_values`).
+   Class whose IOD ``data/sr-iod.csv`` describes (Basic Text, Enhanced, Comprehensive and
+   Comprehensive 3D SR; a non-SR object is ``wrong-sop-class``; another SR IOD, such as Key
+   Object Selection or a dose report, is ``not-checked`` under ``base``), file meta consistent
+   with the data set, the Type 1/2/1C/2C attributes of the IOD's modules (:mod:`.sr_dicom`:
+   ``missing-required``, enumerated values and item counts as ``invalid-value``) and the VR
+   rules of every value (:mod:`.sr_values`).
 2. **SR** (:mod:`.sr_tree`): content-item macros, value types the SOP class allows,
    relationship constraints of PS3.3 A.35.x-2, by-reference relationships (resolvable,
    allowed, acyclic), depth and size limits (``too-deep``, ``too-large``).
 3. **Template** (:mod:`.sr_template`): TID 1500 and the templates it includes, from
-   ``data/sr-templates.csv`` (requirement types, conditions, VM, concept names, value sets).
+   ``data/sr-templates.csv`` (requirement types, conditions, VM, concept names, value sets),
+   for a document that declares TID 1500 or has one of its titles (and always under
+   ``icans``); a TID 1500 document in an IOD that cannot carry it (Basic Text SR) is
+   ``wrong-sop-class``. Under ``base`` another template (e.g. TID 2000) is ``not-checked``
+   (information), never judged against TID 1500.
 4. **Codes** (:mod:`.sr_codes`): coding schemes, DCM codes, SNOMED CT / LOINC identifiers,
    code meanings.
 
-Profile ``base`` stops there: any conformant TID 1500 document, from any producer, passes with
+Profile ``base`` stops there: any conformant SR of those IODs, from any producer, passes with
 no errors. Profile ``icans`` also reads the same parsed tree into the domain model
 (:func:`icans_interop.dicom.reader.read_parsed`, surfacing the reader's issues: unknown codes,
 codes of the wrong role for our value sets, values the model cannot carry) and applies the
@@ -34,6 +40,7 @@ from functools import lru_cache
 from typing import Final
 
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from icans_interop import sources
 from icans_interop.dicom import part10, tags
@@ -87,6 +94,22 @@ def validate_sr(source: Source, profile: Profile = "icans", *,
     return ValidationResult(label, "sr", tuple(issues))
 
 
+#: The SOP Class UIDs of the SR family (PS3.4 B.5: "Structured Reporting" storage classes).
+_SR_FAMILY: Final = "1.2.840.10008.5.1.4.1.1.88."
+
+
+def _sop_name(uid: str) -> str:
+    """pydicom's name of a SOP Class UID, or "unknown SOP Class"."""
+    name = UID(uid).name
+    return "unknown SOP Class" if name == uid else name
+
+
+def _accepted(tables: sr_dicom.IodTables, template: str | None) -> str:
+    """The SOP classes described (that can carry ``template``, when given), for a message."""
+    return ", ".join(f"{tables.sop_class_names[n]} ({u})" for u, n in tables.sop_classes.items()
+                     if template is None or template in tables.root_templates[n])
+
+
 def _label(source: Source) -> str:
     if isinstance(source, Dataset):
         return "<dataset>"
@@ -100,16 +123,21 @@ def _validate(source: Source, profile: Profile, report: Report, extra: list[Issu
     tables = sr_dicom.iod_tables()
     sop_uid = parsed.text(parsed.dataset, tags.SOP_CLASS_UID)
     sop_name = tables.sop_classes.get(sop_uid or "")
+    where_sop = tags.tag_name(tags.SOP_CLASS_UID)
     if sop_name is None:
-        accepted = ", ".join(f"{tables.sop_class_names[n]} ({u})"
-                             for u, n in tables.sop_classes.items())
         if sop_uid is None:
-            report.error("missing-required", tags.tag_name(tags.SOP_CLASS_UID),
+            report.error("missing-required", where_sop,
                          "the data set has no SOP Class UID; cannot tell which IOD applies")
+        elif profile == "base" and sop_uid.startswith(_SR_FAMILY):
+            report.at("information", "not-checked", where_sop,
+                      f"SOP Class UID {sop_uid} ({_sop_name(sop_uid)}) is an SR IOD this "
+                      f"validator does not describe; nothing of it was checked (described: "
+                      f"{_accepted(tables, None)})")
         else:
-            report.error("wrong-sop-class", tags.tag_name(tags.SOP_CLASS_UID),
-                         f"SOP Class UID {sop_uid} is not an SR Storage SOP Class that allows "
-                         f"TID 1500; accepted: {accepted}")
+            report.error("wrong-sop-class", where_sop,
+                         f"SOP Class UID {sop_uid} ({_sop_name(sop_uid)}) is not an SR Storage "
+                         f"SOP Class that allows TID 1500; accepted: "
+                         f"{_accepted(tables, sr_template.ROOT_TEMPLATE)}")
         return
     tree = sr_tree.build(parsed, sop_name, report)
     trees.append(tree)
@@ -117,7 +145,18 @@ def _validate(source: Source, profile: Profile, report: Report, extra: list[Issu
     current_evidence = sr_tree.check_evidence(tree, report)
     _check_header(parsed, report, values.non_ascii, current_evidence)
     sr_tree.check(tree, report)
-    sr_template.check(tree, report)
+    if profile == "icans" or sr_template.declares_root_template(tree):
+        if sr_template.ROOT_TEMPLATE not in tables.root_templates[sop_name]:
+            report.error("wrong-sop-class", where_sop,
+                         f"SOP Class UID {sop_uid} ({tables.sop_class_names[sop_name]}) cannot "
+                         f"carry TID 1500 (it allows no NUM items); accepted: "
+                         f"{_accepted(tables, sr_template.ROOT_TEMPLATE)}")
+        sr_template.check(tree, report)
+    elif tree.nodes:
+        report.node("information", "not-checked", 0,
+                    f"the document {sr_template.root_description(tree)}: only TID 1500 "
+                    f"(Measurement Report) templates are checked, so its template rules were "
+                    f"not")
     sr_codes.check(parsed, tree, report, profile)
     _value_problems(parsed, tree, report, [*parsed.order_problems, *values.problems])
     if profile == "icans":

@@ -67,6 +67,9 @@ class IodTables:
 
     sop_classes: dict[str, str]  # UID -> short name
     sop_class_names: dict[str, str]  # short name -> IOD name
+    #: short name -> root templates the IOD can carry that the template stage checks (the
+    #: ``targets`` cell of a ``sop-class`` row): TID 1500 needs NUM items, so not Basic Text
+    root_templates: dict[str, frozenset[str]]
     value_types: dict[str, frozenset[str]]  # short name -> allowed value types
     #: short name -> {(source VT, relationship, target VT): by-reference allowed}
     relationships: dict[str, dict[tuple[str, str, str], bool]]
@@ -100,6 +103,7 @@ def iod_tables() -> IodTables:
     raw = resources.files("icans_interop.data").joinpath("sr-iod.csv").read_text("utf-8")
     sop_classes: dict[str, str] = {}
     names: dict[str, str] = {}
+    root_templates: dict[str, frozenset[str]] = {}
     value_types: dict[str, set[str]] = {}
     relationships: dict[str, dict[tuple[str, str, str], bool]] = {}
     header: dict[tuple[int, ...], list[AttributeRule]] = {}
@@ -111,6 +115,7 @@ def iod_tables() -> IodTables:
         if kind == "sop-class":
             sop_classes[row["values"]] = row["sop_classes"]
             names[row["sop_classes"]] = row["keyword"]
+            root_templates[row["sop_classes"]] = frozenset(row["targets"].split())
         elif kind == "value-type":
             for name in classes:
                 value_types.setdefault(name, set()).add(row["value_type"])
@@ -140,7 +145,8 @@ def iod_tables() -> IodTables:
         else:
             raise ValueError(f"sr-iod.csv: unknown row kind {kind!r}")
     return IodTables(
-        sop_classes, names, {k: frozenset(v) for k, v in value_types.items()}, relationships,
+        sop_classes, names, root_templates,
+        {k: frozenset(v) for k, v in value_types.items()}, relationships,
         {k: tuple(v) for k, v in header.items()}, {k: tuple(v) for k, v in meta.items()},
         {vt: {k: tuple(v) for k, v in paths.items()} for vt, paths in content.items()})
 

@@ -432,6 +432,34 @@ def in_context_group(cid: int, scheme: str, value: str) -> bool | None:
 # The walk
 
 
+def declares_root_template(tree: Tree) -> bool:
+    """Whether the document says it is a TID 1500 Measurement Report: its root Content
+    Template Sequence names DCMR 1500, or its title is one of TID 1500 row 1's document titles
+    (CID 7021, Measurement Report Document Titles), whatever template it declares (a wrong
+    declaration is then ``wrong-template``). Another template with another title is a
+    document this engine has no rows for (PS3.3 C.18.8: the Content Template Sequence is
+    required only when a template was used)."""
+    if not tree.nodes:
+        return False
+    template_id, resource = tree.template_id(0)
+    if template_id == ROOT_TEMPLATE and resource in (None, "DCMR"):
+        return True
+    tops = templates().get(ROOT_TEMPLATE)
+    title = tree.concept(0)
+    if not tops or title is None or tops[0].concept_set is None:
+        return False
+    return bool(in_context_group(tops[0].concept_set.cid, title[1], title[0]))
+
+
+def root_description(tree: Tree) -> str:
+    """The document's declared template and title, for a message."""
+    template_id, resource = tree.template_id(0) if tree.nodes else (None, None)
+    declared = (f"declares template {resource or '?'} {template_id}" if template_id is not None
+                else "declares no template")
+    title = tree.concept(0) if tree.nodes else None
+    return f"{declared} and has the title {describe(title)}"
+
+
 def check(tree: Tree, report: Report) -> None:
     """Match the content tree against TID 1500 and everything it includes."""
     tops = templates().get(ROOT_TEMPLATE)
