@@ -18,6 +18,7 @@ others, and an unknown ``resourceType`` cannot crash the model lookup).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -557,6 +558,32 @@ _FORMAT_NAMES: Final = {
 }
 
 
+#: The FHIR ``uuid`` type (R4 and R5 datatypes: "urn:uuid:" and an RFC 4122 UUID of any
+#: version, lower case), as the definitions' regex gives it.
+_FHIR_UUID: Final = re.compile(
+    r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _extension_primitive_element(loc: tuple[Any, ...], value: Any) -> bool:
+    """Whether a model's "extra input" is the ``_valueX`` companion of an extension's primitive
+    value (``"_valueCode": {"extension": [...]}``, FHIR json.html#primitive), in its allowed
+    shape (an object of ``id`` and extensions that have a ``url``). fhir.resources' R5
+    ``Extension`` model lacks these companions (its ``Observation`` has them), so the model's
+    complaint there is not a defect of the input; anything else stays ``unknown-element``."""
+    if len(loc) < 3 or not isinstance(loc[-1], str) or not isinstance(loc[-2], int):
+        return False
+    if loc[-3] not in ("extension", "modifierExtension"):
+        return False
+    name = loc[-1]
+    if not name.startswith("_value") or name[len("_value"):] not in _FORMAT_NAMES:
+        return False
+    if not isinstance(value, dict) or not value or not set(value) <= {"id", "extension"}:
+        return False
+    nested = value.get("extension", [])
+    return isinstance(nested, list) and all(
+        isinstance(item, dict) and isinstance(item.get("url"), str) for item in nested)
+
+
 def translate(exc: Any, prefix: str, skip_unknown: bool = False) -> list[Issue]:
     """One issue per pydantic error, at its FHIR path, naming the offending value (through
     :func:`icans_interop.issues.issues_from_validation_error`, in FHIR's terms).
@@ -576,13 +603,15 @@ def translate(exc: Any, prefix: str, skip_unknown: bool = False) -> list[Issue]:
         if skip_unknown and (kind == "string_pattern_mismatch"
                              or "does not match spec regex" in msg):
             return None  # R4: the walk matched the value against the R4 regex (ASCII \s)
+        if kind == "uuid_version" and isinstance(value, str) and _FHIR_UUID.fullmatch(value):
+            return None  # fhir.resources wants version 4; FHIR's uuid is any RFC 4122 UUID
         if kind == "missing" or kind.endswith(".missing"):
             if skip_unknown:
                 return None  # R4: the walk checks required elements from the definitions
             code, message = "missing-required", f"required element {loc[-1]!s} is missing" \
                 if loc else "a required element is missing"
         elif kind == "extra_forbidden":
-            if skip_unknown:
+            if skip_unknown or _extension_primitive_element(loc, value):
                 return None
             code = "unknown-element"
             message = unknown_element_message(str(loc[-1]) if loc else "?", value)
