@@ -24,6 +24,7 @@ import datetime as dt
 import io
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 import highdicom as hd
@@ -200,8 +201,8 @@ def main() -> None:
     ms = 1000.0
     source = FIXTURE.name if FIXTURE.is_file() else "synthetic report"
     print(f"{source}: 10 findings; our SR {len(ours_bytes)} bytes, highdicom's "
-          f"{len(theirs_bytes)} bytes ({dt.date.today()}, pydicom {pydicom.__version__}, "
-          f"highdicom {hd.__version__})")
+          f"{len(theirs_bytes)} bytes ({dt.date.today()}, pydicom {version('pydicom')}, "
+          f"highdicom {version('highdicom')})")
     print(f"build+serialise  ours {build_ours * ms:8.2f} ms   highdicom "
           f"{build_theirs * ms:8.2f} ms")
     print(f"read bytes       ours {read_ours * ms:8.2f} ms   highdicom srread+walk "

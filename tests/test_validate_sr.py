@@ -541,10 +541,10 @@ def test_template_table_compiles_and_is_consistent() -> None:
 
 def test_template_codes_exist_or_are_flagged() -> None:
     """EV/DT concept names are PS3.16 codes, or their source says they await verification."""
-    from pydicom.sr._concepts_dict import concepts
+    from pydicom.sr.codedict import Collection
 
-    known = {(scheme, code) for scheme, table in concepts.items()
-             for entries in table.values() for code in entries}
+    known = {(scheme, code.value) for scheme in ("DCM", "SCT")
+             for code in Collection(scheme).concepts.values()}
     with (DATA / "sr-templates.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["concept_constraint"] in ("EV", "DT") and row["concept_scheme"] in (
