@@ -301,6 +301,16 @@ def test_size_limit() -> None:
     assert _codes(dicom.read(data, max_bytes=1000)[1]) == [("error", "too-large")]
 
 
+def test_max_bytes_keeps_the_other_limits() -> None:
+    """``max_bytes`` replaces only the size cap: a content-item limit given with it holds."""
+    from icans_interop.dicom.part10 import Limits
+
+    data = dicom.to_bytes(_written())
+    report, issues = dicom.read(data, max_bytes=len(data) * 2,
+                                limits=Limits(max_content_items=5))
+    assert report is None and _codes(issues) == [("error", "too-large")]
+
+
 def _deep(depth: int) -> Dataset:
     ds = _written()
     item = ds.ContentSequence[_index_of(ds, "imaging_measurements") - 1]

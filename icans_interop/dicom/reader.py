@@ -31,6 +31,7 @@ validator has already parsed, so a file is parsed once.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -62,8 +63,7 @@ def read(source: Source, *, max_bytes: int | None = None,
     """The report in ``source`` (or None), every issue found and their provenance; never
     raises."""
     if max_bytes is not None:
-        limits = Limits(max_bytes, limits.max_nesting, limits.max_elements,
-                        limits.max_content_items)
+        limits = dataclasses.replace(limits, max_bytes=max_bytes)
     issues: list[Issue] = []
     try:
         with warnings.catch_warnings():
