@@ -33,8 +33,8 @@ from icans_interop import dicom, fhir
 from icans_interop.issues import Issue, error
 from icans_interop.model import ImagingReport, SrInstance
 from icans_interop.reading import Reading
-from icans_interop.validation.fhir import validate_fhir
-from icans_interop.validation.sr import validate_sr
+from icans_interop.validation.fhir import validate_and_read_fhir, validate_fhir
+from icans_interop.validation.sr import validate_and_read_sr, validate_sr
 
 Target = Literal["sr", "fhir"]
 
@@ -187,11 +187,15 @@ def read_source(data: bytes, kind: Literal["sr", "fhir"]) -> Reading:
     return dicom.read(data) if kind == "sr" else fhir.read(data)
 
 
-def validate_source(data: bytes, kind: Literal["sr", "fhir"], label: str) -> list[Issue]:
-    """The validators' issues (profile icans) on an SR or a bundle about to be converted."""
+def validate_and_read(data: bytes, kind: Literal["sr", "fhir"], label: str
+                      ) -> tuple[list[Issue], Reading | None]:
+    """The validators' issues (profile icans) on an SR or a bundle about to be converted, and
+    the reading they made of it (None when they stopped before reading)."""
     if kind == "sr":
-        return list(validate_sr(data, "icans", file_label=label).issues)
-    return list(validate_fhir(data, profile="icans", file_label=label).issues)
+        result, reading = validate_and_read_sr(data, "icans", file_label=label)
+    else:
+        result, reading = validate_and_read_fhir(data, profile="icans", file_label=label)
+    return list(result.issues), reading
 
 
 def convert(data: bytes, kind: Literal["sr", "fhir"], to: Target, *, label: str = "(source)",
@@ -204,9 +208,15 @@ def convert(data: bytes, kind: Literal["sr", "fhir"], to: Target, *, label: str 
     ``validate=False`` skips validating the source, for a caller that just did (the
     gateway); the output is validated always.
     """
-    reading = read_source(data, kind)
-    checked = validate_source(data, kind, label) if validate else []
-    source_issues = _merge(checked, reading.issues)
+    if validate:
+        checked, reading_or_none = validate_and_read(data, kind, label)
+        # the icans validators read the source once and surface the reader's issues; read it
+        # here only when they stopped before reading (unparseable input, wrong kind)
+        reading = reading_or_none or read_source(data, kind)
+        source_issues = checked if reading_or_none else _merge(checked, reading.issues)
+    else:
+        reading = read_source(data, kind)
+        source_issues = list(reading.issues)
     problems = conversion_problems(reading, label, allow_empty=allow_empty)
     report = reading.report
     if report is None or (problems and not force) or (errors(source_issues) and not force):

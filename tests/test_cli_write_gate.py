@@ -466,3 +466,22 @@ def test_hl7_examples_with_reports_are_present() -> None:
 def test_hl7_example_reports_are_refused_with_a_reason(path: Path) -> None:
     reasons = _refusal(path.read_bytes(), "fhir")
     assert reasons & _REASONS, reasons
+
+
+def test_convert_reads_the_source_once_and_lists_each_issue_once() -> None:
+    """The icans validators read the source into the model; conversion uses that reading
+    instead of reading again, so a reader issue is listed once (it was listed twice, once
+    with and once without its template row), and the output is the same."""
+    from icans_interop import conversion
+    from icans_interop.validation.sr import validate_sr
+
+    ds = test_sr_defects.base_dataset()
+    _path, site = test_sr_defects.find(ds, "363698007")
+    site.ConceptCodeSequence[0].CodeValue = "999999999"  # a finding site we do not know
+    data = test_sr_defects.encode(ds)
+    with pytest.raises(conversion.OutputRejected, match="cannot be converted") as refused:
+        conversion.convert(data, "sr", "fhir")
+    keys = [(i.code, i.location) for i in refused.value.issues]
+    assert len(keys) == len(set(keys)), keys
+    assert [i.code for i in refused.value.issues if i.severity == "warning"] == ["unknown-code"]
+    assert {(i.code, i.location) for i in validate_sr(data).issues} <= set(keys)

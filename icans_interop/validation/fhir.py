@@ -36,6 +36,7 @@ from icans_interop import sniff, sources
 from icans_interop.formats import FhirVersion as Version
 from icans_interop.formats import FhirVersionIn, Profile
 from icans_interop.issues import Issue, error, information
+from icans_interop.reading import Reading
 from icans_interop.validation import (
     fhir_bindings,
     fhir_codes,
@@ -67,10 +68,23 @@ def validate_fhir(source: object, version: FhirVersionIn = "auto",
     ``supporting`` resources (same forms; Bundles count by their entries) are not validated
     but consulted: the Questionnaire a QuestionnaireResponse answers.
     """
+    return validate_and_read_fhir(source, version, profile, file_label=file_label,
+                                  supporting=supporting)[0]
+
+
+def validate_and_read_fhir(source: object, version: FhirVersionIn = "auto",
+                           profile: Profile = "icans", *,
+                           file_label: str | None = None,
+                           supporting: Sequence[str | Path | bytes | dict[str, Any]] = (),
+                           ) -> tuple[ValidationResult, Reading | None]:
+    """:func:`validate_fhir`, and the reader's :class:`Reading` of the same parsed JSON when
+    the ``icans`` profile made one (None otherwise), so a caller that needs both
+    (conversion) parses and reads the input once."""
     label = file_label or _label(source)
     used: list[Version] = []
+    readings: list[Reading] = []
     try:
-        issues = _validate(source, version, profile, label, used, supporting)
+        issues = _validate(source, version, profile, label, used, supporting, readings)
     except RecursionError:
         issues = [error("too-deep", label, "the input is nested too deeply to validate")]
     except MemoryError:
@@ -78,8 +92,9 @@ def validate_fhir(source: object, version: FhirVersionIn = "auto",
     except Exception as exc:
         issues = [error("internal-error", label,
                         f"the FHIR validator failed: {type(exc).__name__}: {str(exc)[:300]}")]
-    return ValidationResult(label, "fhir", tuple(_cap(_dedupe(issues))),
-                            fhir_version=used[-1] if used else None)
+    result = ValidationResult(label, "fhir", tuple(_cap(_dedupe(issues))),
+                              fhir_version=used[-1] if used else None)
+    return result, (readings[0] if readings else None)
 
 
 def _label(source: object) -> str:
@@ -103,7 +118,7 @@ def _cap(issues: list[Issue]) -> list[Issue]:
 def _validate(source: object, version: FhirVersionIn, profile: Profile,
               label: str, used: list[Version],
               supporting: Sequence[str | Path | bytes | dict[str, Any]] = (),
-              ) -> list[Issue]:
+              readings: list[Reading] | None = None) -> list[Issue]:
     if version not in ("R4", "R5", "auto"):
         return [error("invalid-value", label,
                       f"unknown FHIR version {version!r} (R4, R5 or auto)")]
@@ -133,7 +148,7 @@ def _validate(source: object, version: FhirVersionIn, profile: Profile,
     issues.extend(problems)
     issues.extend(check_data(data, version, profile=profile, supporting=helpers))
     if profile == "icans" and not any(i.code in ("too-deep", "unreadable") for i in issues):
-        issues.extend(icans_checks(data, issues))
+        issues.extend(icans_checks(data, issues, readings))
     return issues
 
 
@@ -211,7 +226,8 @@ _REFERENCE_CODES: Final = frozenset({"dangling-reference", "reference-wrong-type
                                      "invariant-failed", "invalid-value"})
 
 
-def icans_checks(data: dict[str, Any], found: list[Issue]) -> list[Issue]:
+def icans_checks(data: dict[str, Any], found: list[Issue],
+                 readings: list[Reading] | None = None) -> list[Issue]:
     """Read the bundle into the model; surface the reader's issues and the semantic rules,
     each located where the reader says the value came from (its provenance)."""
     from icans_interop import fhir
@@ -223,6 +239,8 @@ def icans_checks(data: dict[str, Any], found: list[Issue]) -> list[Issue]:
                       "the icans profile expects a Bundle holding an imaging report; use the "
                       "base profile to validate a single resource")]
     reading = fhir.read(data)
+    if readings is not None:
+        readings.append(reading)
     taken = {i.location for i in found if i.code in _REFERENCE_CODES}
     for issue in reading.issues:
         if issue.code in ("unresolved-reference", "invalid-value") and \

@@ -47,6 +47,7 @@ from icans_interop.dicom import part10, tags
 from icans_interop.dicom.part10 import LIMITS, Item, Limits, Parsed, Part10Error, Source
 from icans_interop.formats import Profile
 from icans_interop.issues import Issue, error
+from icans_interop.reading import Reading
 from icans_interop.validation import sr_codes, sr_dicom, sr_template, sr_tree, sr_values
 from icans_interop.validation.result import ValidationResult
 from icans_interop.validation.sr_tree import Report, Tree
@@ -64,14 +65,24 @@ def validate_sr(source: Source, profile: Profile = "icans", *,
 
     ``limits`` bound what one input may hold (the byte layer's, shared with the reader).
     """
+    return validate_and_read_sr(source, profile, file_label=file_label, limits=limits)[0]
+
+
+def validate_and_read_sr(source: Source, profile: Profile = "icans", *,
+                         file_label: str | None = None, limits: Limits = LIMITS
+                         ) -> tuple[ValidationResult, Reading | None]:
+    """:func:`validate_sr`, and the reader's :class:`Reading` of the same parse when the
+    ``icans`` profile made one (None otherwise), so a caller that needs both (conversion)
+    parses and reads the input once."""
     label = file_label or _label(source)
     report = Report()
     extra: list[Issue] = []
     trees: list[Tree] = []  # the content tree once built (locations survive a failure)
+    readings: list[Reading] = []  # the icans profile's reading of the same parse
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _validate(source, profile, report, extra, trees, limits)
+            _validate(source, profile, report, extra, trees, readings, limits)
     except Part10Error as problem:
         report.error(problem.code, problem.location or FILE, problem.message)
     except RecursionError:
@@ -91,7 +102,7 @@ def validate_sr(source: Source, profile: Profile = "icans", *,
         if key not in seen:
             seen.add(key)
             issues.append(issue)
-    return ValidationResult(label, "sr", tuple(issues))
+    return ValidationResult(label, "sr", tuple(issues)), (readings[0] if readings else None)
 
 
 #: The SOP Class UIDs of the SR family (PS3.4 B.5: "Structured Reporting" storage classes).
@@ -117,7 +128,7 @@ def _label(source: Source) -> str:
 
 
 def _validate(source: Source, profile: Profile, report: Report, extra: list[Issue],
-              trees: list[Tree], limits: Limits) -> None:
+              trees: list[Tree], readings: list[Reading], limits: Limits) -> None:
     data, part10_required = part10.load(source, limits)
     parsed = part10.parse(data, part10_required=part10_required, limits=limits)
     tables = sr_dicom.iod_tables()
@@ -160,7 +171,7 @@ def _validate(source: Source, profile: Profile, report: Report, extra: list[Issu
     sr_codes.check(parsed, tree, report, profile)
     _value_problems(parsed, tree, report, [*parsed.order_problems, *values.problems])
     if profile == "icans":
-        extra.extend(_icans(parsed, tree))
+        extra.extend(_icans(parsed, tree, readings))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,11 +247,12 @@ def _value_problems(parsed: Parsed, tree: Tree, report: Report,
 # Profile icans: the reader on the same tree, and the shared semantic rules
 
 
-def _icans(parsed: Parsed, tree: Tree) -> list[Issue]:
+def _icans(parsed: Parsed, tree: Tree, readings: list[Reading]) -> list[Issue]:
     from icans_interop.dicom.reader import read_parsed
     from icans_interop.validation import semantic
 
     reading = read_parsed(parsed)
+    readings.append(reading)
     issues = [_with_row(tree, _short(issue)) for issue in reading.issues]
     if reading.report is not None:
         provenance = reading.provenance
