@@ -363,3 +363,34 @@ def test_naive_issued_is_invalid() -> None:
     assert report is None
     assert [(i.code, i.location) for i in found] == [
         ("invalid-value", f"Bundle.entry[{index}].resource.issued")]
+
+
+def test_grade_statements_come_from_the_imaging_report_the_reader_chose() -> None:
+    """A laboratory DiagnosticReport ahead of the imaging report is not read (ignored-item);
+    its conclusionCode must not count as the report's grade statement, the imaging report's
+    must."""
+    from icans_interop.model import load_case
+    from icans_interop.validation.fhir import validate_fhir
+
+    case = Path(__file__).resolve().parent.parent / "fixtures" / "valid" / \
+        "example-grade3-deep.json"
+    bundle = json.loads(fhir.write_json(load_case(case.read_text(encoding="utf-8"))))
+    patient = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    bundle["entry"].insert(0, {
+        "fullUrl": "urn:uuid:0b6c1f5e-5d7a-4c55-9a51-6a3f2f0c1d11",
+        "resource": {
+            "resourceType": "DiagnosticReport", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074",
+                                      "code": "LAB"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "57698-3"}]},
+            "subject": {"reference": patient["fullUrl"]},
+            "conclusionCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm",
+                                            "code": "G92.05"}]}]},
+        "request": {"method": "POST", "url": "DiagnosticReport"}})
+    data = json.dumps(bundle).encode()
+    statements = fhir.read(data).grade_statements
+    assert {s.grade for s in statements} == {3}
+    assert any(s.location.startswith("Bundle.entry[1].resource.conclusionCode")
+               for s in statements)
+    result = validate_fhir(data, profile="icans")
+    assert result.valid and "grade-mismatch" not in {i.code for i in result.issues}

@@ -80,7 +80,7 @@ def read(source: Any) -> Reading:
 def _statements(bx: BundleIndex) -> tuple[GradeStatement, ...]:
     if not bx.resources:
         return ()
-    return grade_statements(bx, bx.first("DiagnosticReport"))
+    return grade_statements(bx, bx.report)
 
 
 def _load(source: Any, found: list[Issue]) -> JsonDict | None:
@@ -182,6 +182,7 @@ def _report(bx: BundleIndex) -> ImagingReport | None:
     if not bx.index():
         return None
     report, ambiguous = _imaging_report(bx)
+    bx.report = report
     if ambiguous:
         return None
     if report is None:

@@ -36,6 +36,8 @@ class BundleIndex:
         self.by_url: dict[str, int] = {}
         self.by_type_id: dict[tuple[str, str], int] = {}
         self.used: set[int] = set()
+        #: The imaging DiagnosticReport the reader chose (None: none, or several).
+        self.report: Found | None = None
         #: Model path -> FHIR element path of what was read (see :mod:`icans_interop.reading`).
         self.provenance = Provenance("Bundle")
 
