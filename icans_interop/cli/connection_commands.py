@@ -119,15 +119,24 @@ def send(
 def _send_fhir(files: list[Path], url: str, profile: Profile, fhir_version: FhirVersionIn,
                dry_run: bool, timeout: float, retries: int, token: str | None
                ) -> list[TransferResult]:
+    from icans_interop import sources
     from icans_interop.net.fhir_rest import FhirClient, RetryPolicy
     from icans_interop.net.transfer import TransferResult
     from icans_interop.validation.fhir import validate_fhir
+    from icans_interop.validation.fhir_json import MAX_BYTES
 
     results: list[TransferResult] = []
     with FhirClient(url, token=token, timeout=timeout,
                     retry=RetryPolicy(attempts=retries)) as client:
         for path in files:
-            checked = validate_fhir(path, version=fhir_version, profile=profile)
+            # read once: the bytes validated are the bytes sent (the validator reports a
+            # file that cannot be read)
+            try:
+                data: bytes | Path = sources.read_bytes(path, MAX_BYTES, json_text=False)
+            except sources.SourceError:
+                data = path
+            checked = validate_fhir(data, version=fhir_version, profile=profile,
+                                    file_label=str(path))
             errors = tuple(i for i in checked.sorted_issues() if i.severity == "error")
             if errors:
                 results.append(TransferResult(str(path), False, "not-sent",
@@ -137,7 +146,8 @@ def _send_fhir(files: list[Path], url: str, profile: Profile, fhir_version: Fhir
             if dry_run:
                 results.append(TransferResult(str(path), True, "not-sent", "valid (dry run)"))
                 continue
-            answer = client.send_bundle(path.read_bytes())
+            assert isinstance(data, bytes)  # a file that could not be read is not valid
+            answer = client.send_bundle(data)
             problems = tuple(i for i in answer.issues if i.severity != "information")
             results.append(TransferResult(
                 str(path), answer.ok, str(answer.status) if answer.status else "no answer",
