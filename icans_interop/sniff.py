@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from icans_interop import sources
+from icans_interop.formats import FhirVersion
 
 Kind = Literal["sr", "fhir", "case", "unknown", "unreadable"]
 _HEAD = 4096
@@ -47,7 +48,6 @@ def kind_of_path(path: Path) -> Kind:
 # FHIR version of an input
 
 
-FhirVersion = Literal["R4", "R5"]
 _R5_MARKERS: Final = (re.compile(rb'"fhirVersion"\s*:\s*"5'),
                       re.compile(rb"http://hl7\.org/fhir/uv/dicom-sr/StructureDefinition/"))
 #: How much of a JSON input :func:`detect_fhir_version` looks at.

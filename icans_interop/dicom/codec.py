@@ -19,6 +19,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRLittleEndian
 
 from icans_interop.dicom import tags
+from icans_interop.dicom.part10 import LONG_LENGTH_VRS
 from icans_interop.model import derived_uid
 
 #: Implementation Class UID / Version Name written in the file meta of our files.
@@ -28,9 +29,6 @@ IMPLEMENTATION_VERSION: Final = "ICANS_INTEROP_01"
 #: VRs whose value is text (PS3.5 Table 6.2-1).
 TEXT_VRS: Final = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH",
                              "ST", "TM", "UC", "UI", "UR", "UT"})
-#: VRs with a 32-bit length after two reserved bytes (PS3.5 Table 7.1-1).
-LONG_LENGTH_VRS: Final = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN",
-                                    "UR", "UT", "UV"})
 
 _SHORT_HEADER: Final = struct.Struct("<HH2sH")
 _LONG_HEADER: Final = struct.Struct("<HH2sHI")

@@ -94,12 +94,22 @@ class DicomCode(NamedTuple):
     meaning: str
 
 
+def describe(code: DicomCode | None) -> str:
+    """``(value, scheme, "meaning")`` as PS3.16 writes codes, for issue locations and
+    messages (the reader's and the validator's must be identical: the validator completes
+    reader locations with template rows by matching this text)."""
+    if code is None:
+        return "(no concept name)"
+    return f'({code.value}, {code.scheme}, "{code.meaning}")'
+
+
 #: A Value Length of FFFFFFFFH: undefined, ended by a delimiter (PS3.5 7.5).
 _UNDEFINED: Final = 0xFFFFFFFF
-_LONG_VRS: Final = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR",
-                              "UT", "UV"})
+#: VRs with a 32-bit length after two reserved bytes (PS3.5 Table 7.1-1).
+LONG_LENGTH_VRS: Final = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN",
+                                    "UR", "UT", "UV"})
 #: Every VR of PS3.5 Table 6.2-1.
-KNOWN_VRS: Final = _LONG_VRS | {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS",
+KNOWN_VRS: Final = LONG_LENGTH_VRS | {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS",
                                 "LO", "LT", "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL",
                                 "US"}
 #: Text VRs that hold one value (a backslash is text, PS3.5 6.4).
@@ -479,7 +489,7 @@ def _meta_end(data: bytes) -> int:
         if group != tags.FILE_META_GROUP:
             break
         vr = data[pos + 4:pos + 6].decode("latin-1")
-        if vr in _LONG_VRS:
+        if vr in LONG_LENGTH_VRS:
             if pos + 12 > size:
                 break
             pos += 12 + struct.unpack_from("<I", data, pos + 8)[0]
@@ -558,7 +568,7 @@ class _Parser:
         code_tags = tags.code_sequence_tags()
         implicit_vr = tags.implicit_vr
         vr_names = _VR_NAMES
-        long_vrs = _LONG_VRS
+        long_vrs = LONG_LENGTH_VRS
         limits = self.limits
         max_stack = 2 * limits.max_nesting
         max_elements = limits.max_elements
@@ -738,8 +748,5 @@ class _Parser:
         content_tag = tags.CONTENT_SEQUENCE
         path = "1" + "".join(f".{len(f.items)}" for f in stack
                              if f.kind == 1 and f.tag == content_tag)
-        name = self.result.concept_name(owner)
-        shown = "(no concept name)" if name is None else \
-            f'({name.value}, {name.scheme}, "{name.meaning}")'
         return Part10Error("too-deep", f"the content tree is deeper than {max_depth} levels",
-                           f"{path} {shown}")
+                           f"{path} {describe(self.result.concept_name(owner))}")

@@ -23,7 +23,7 @@ from pydicom.sr.coding import Code
 from icans_interop import terminology
 from icans_interop.dicom import tags
 from icans_interop.dicom.layout import NOT_CARRIED
-from icans_interop.dicom.part10 import DicomCode, Item, Parsed
+from icans_interop.dicom.part10 import DicomCode, Item, Parsed, describe
 from icans_interop.issues import (
     Issue,
     error,
@@ -87,13 +87,6 @@ class ContentItem(NamedTuple):
     key: str | None
     value_type: str | None
     rel: str | None
-
-
-def describe(code: DicomCode | None) -> str:
-    """``(value, scheme, "meaning")`` as PS3.16 writes codes, for issue messages."""
-    if code is None:
-        return "(no concept name)"
-    return f'({code.value}, {code.scheme}, "{code.meaning}")'
 
 
 def where(path: str, name: DicomCode | None) -> str:

@@ -25,7 +25,8 @@ from icans_interop.formats import FhirVersionIn, Profile
 from icans_interop.issues import Issue, error
 from icans_interop.validation.result import ValidationResult
 
-_BAD_INPUT: Final = frozenset({"unreadable", "too-large", "too-deep"})
+#: Issue codes that mean the input could not be read at all (the CLI's exit 3).
+UNREADABLE_CODES: Final = frozenset({"unreadable", "too-large", "too-deep"})
 
 
 def validate(source: object, profile: Profile = "icans", fhir_version: FhirVersionIn = "auto",
@@ -96,7 +97,7 @@ def validate_response(source: object, profile: Profile = "icans",
     checked = validate_fhir(source, fhir_version, "base", file_label=file_label,
                             supporting=ours)
     issues: list[Issue] = list(checked.issues)
-    if profile == "icans" and not any(i.code in _BAD_INPUT for i in issues):
+    if profile == "icans" and not any(i.code in UNREADABLE_CODES for i in issues):
         reading = sdc.read(source)
         issues.extend(reading.issues)
         if reading.report is not None:

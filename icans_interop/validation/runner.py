@@ -15,7 +15,7 @@ from rich.table import Table
 
 from icans_interop.issues import Issue, error
 from icans_interop.sniff import detect_fhir_version
-from icans_interop.validation.dispatch import validate, validate_case
+from icans_interop.validation.dispatch import UNREADABLE_CODES, validate, validate_case
 from icans_interop.validation.result import ValidationResult
 
 __all__ = ["UNREADABLE_CODES", "collect", "detect_fhir_version", "is_unreadable",
@@ -54,8 +54,6 @@ def _selected(path: Path, include: Sequence[str], exclude: Sequence[str]) -> boo
     return (not include or matches(include)) and not matches(exclude)
 
 
-#: Issue codes that mean a file could not be read at all (exit 3 in the CLI).
-UNREADABLE_CODES = frozenset({"unreadable", "too-large", "too-deep"})
 
 
 def missing_issue(path: str) -> Issue:

@@ -294,7 +294,7 @@ def _row_location(tree: Tree, location: str) -> str:
     if index is None:
         return location
     node = tree.nodes[index]
-    prefix = f"{node.path} {sr_tree.describe(node.concept)}"
+    prefix = f"{node.path} {part10.describe(node.concept)}"
     if node.row is None or not location.startswith(prefix):
         return location
     return tree.location(index) + location[len(prefix):]

@@ -82,8 +82,8 @@ from pydicom.sr.codedict import Collection
 from pydicom.sr.coding import Code as PydicomCode
 
 from icans_interop.dicom import tags
-from icans_interop.dicom.part10 import Item
-from icans_interop.validation.sr_tree import Code, Report, Tree, describe
+from icans_interop.dicom.part10 import Item, describe
+from icans_interop.validation.sr_tree import Code, Report, Tree
 
 ROOT_TEMPLATE: Final = "1500"
 

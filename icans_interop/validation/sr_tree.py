@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Final
 
 from icans_interop.dicom import tags
-from icans_interop.dicom.part10 import LIMITS, DicomCode, Item, Parsed
+from icans_interop.dicom.part10 import LIMITS, DicomCode, Item, Parsed, describe
 from icans_interop.issues import Issue, Severity
 from icans_interop.validation import sr_dicom
 
@@ -53,13 +53,6 @@ class Node:
     target: int = -1
     children: list[int] = field(default_factory=list)
     row: str | None = None  # "TID 1501 row 6", set by the template stage
-
-
-def describe(code: Code | None) -> str:
-    """``(value, scheme, "meaning")`` as PS3.16 writes codes."""
-    if code is None:
-        return "(no concept name)"
-    return f'({code[0]}, {code[1]}, "{code[2]}")'
 
 
 class Report:
