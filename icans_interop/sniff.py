@@ -130,7 +130,8 @@ class Sniffed:
     """What a source is, and what to hand on to the reader or validator of that kind."""
 
     kind: SourceKind
-    #: The caller's source, or the bytes read from a file object (which is read only once).
+    #: The caller's source, or the bytes read from a file object or a FHIR JSON file (each
+    #: read only once, here).
     source: object
     #: Its path or file name, when it has one.
     label: str | None = None
@@ -172,6 +173,12 @@ def sniff_source(source: object) -> Sniffed:
             assert isinstance(source, bytes | bytearray | memoryview)
             head = bytes(memoryview(source)[:_HEAD])
         kind = kind_of_bytes(head)
+        if kind == "fhir" and byte_kind == "path":
+            try:  # JSON is parsed whole anyway: read it once here and hand the bytes on
+                source = sources.read_bytes(source, MAX_SOURCE_BYTES, json_text=True)
+                byte_kind = "bytes"
+            except sources.SourceError:
+                pass  # the validator reads the path and reports why it cannot
         if kind == "fhir" and _is_response(source, byte_kind):
             kind = "questionnaire-response"
     except sources.SourceError as problem:
@@ -199,16 +206,13 @@ def _kind_of_json(data: object) -> SourceKind:
 def _is_response(source: object, byte_kind: str) -> bool:
     """True when FHIR JSON is a QuestionnaireResponse at its top level (parsed only when the
     name occurs at all)."""
-    try:
-        if byte_kind == "path":
-            data: str | bytes = sources.read_bytes(source, MAX_SOURCE_BYTES, json_text=True)
-        elif isinstance(source, str):
-            data = source
-        else:
-            assert isinstance(source, bytes | bytearray | memoryview)
-            data = bytes(source)
-    except sources.SourceError:
-        return False  # the reader or validator reports it
+    if byte_kind == "path":
+        return False  # it could not be read whole: the reader or validator reports it
+    if isinstance(source, str):
+        data: str | bytes = source
+    else:
+        assert isinstance(source, bytes | bytearray | memoryview)
+        data = bytes(source)
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     if b"QuestionnaireResponse" not in data:

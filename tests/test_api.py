@@ -219,3 +219,32 @@ def test_a_form_response_file_object_is_read_once() -> None:
     response["status"] = "in-progress"
     result = validate_response(OneShot(json.dumps(response).encode()))
     assert ("warning", "invalid-value") in {(i.severity, i.code) for i in result.issues}
+
+
+@pytest.mark.parametrize("entry", ["validate", "read"])
+def test_a_fhir_file_is_read_whole_once(entry: str, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telling a FHIR file's kind needs the whole JSON (a QuestionnaireResponse or not): that
+    read is handed on to the validator or reader instead of reading the path again."""
+    from icans_interop import fhir, sources
+    from icans_interop.model import load_case
+
+    case = Path(__file__).resolve().parent.parent / "fixtures" / "valid" / \
+        "example-grade3-deep.json"
+    path = tmp_path / "bundle.json"
+    path.write_text(fhir.write_json(load_case(case.read_text(encoding="utf-8"))),
+                    encoding="utf-8")
+    whole_reads: list[object] = []
+    real = sources._read_path
+
+    def counting(source: object, max_bytes: int) -> bytes:
+        whole_reads.append(source)
+        return real(source, max_bytes)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sources, "_read_path", counting)
+    if entry == "validate":
+        result = icans_interop.validate(path)
+        assert result.valid and result.file == str(path), result.to_text()
+    else:
+        assert icans_interop.read(path).report is not None
+    assert len(whole_reads) == 1
