@@ -203,6 +203,12 @@ class _Walker:
         self.out = Walk(version)
         self._from_invariants = invariant_types
 
+    def _empty(self, path: str, what: str) -> None:
+        """ele-1 at ``path``; the walk has judged it, so the model check's finding there is
+        dropped."""
+        self.out.claimed.add(path)
+        self.out.issues.append(_empty_issue(path, what))
+
     # -- resources --------------------------------------------------------------------------
 
     def resource(self, data: Any, path: str, parent: ResourceCtx | None, relation: str,
@@ -272,7 +278,7 @@ class _Walker:
                     self.generic(value, f"{path}.{key}", res)
                     continue
                 if not value:
-                    self.out.issues.append(_empty_issue(f"{path}.{key}", "an empty array"))
+                    self._empty(f"{path}.{key}", "an empty array")
                     continue
                 aligned = node.get("_" + key)
                 for index, item in enumerate(value):
@@ -280,7 +286,7 @@ class _Walker:
                     if item is None:
                         if not (isinstance(aligned, list) and index < len(aligned)
                                 and aligned[index] is not None):
-                            self.out.issues.append(_empty_issue(item_path, "null"))
+                            self._empty(item_path, "null")
                         continue
                     self.value(item, element, item_path, child_mpath, type_path, key, res,
                                index if type_path == "Bundle" and key == "entry" else None)
@@ -294,7 +300,7 @@ class _Walker:
               res: ResourceCtx, entry_index: int | None) -> None:
         etype = element.type
         if value is None:
-            self.out.issues.append(_empty_issue(path, "null"))
+            self._empty(path, "null")
             return
         if etype == "Resource" or etype in self.model.resource_types:
             # Bundle.entry.resource, and Bundle.entry.response.outcome (an OperationOutcome)
@@ -306,9 +312,7 @@ class _Walker:
         if etype in self.model.primitive_types:
             if isinstance(value, str) and not value.strip(_ASCII_WHITESPACE) and \
                     etype != "xhtml":
-                self.out.claimed.add(path)
-                self.out.issues.append(_empty_issue(
-                    path, "an empty string" if not value else "a whitespace-only string"))
+                self._empty(path, "an empty string" if not value else "a whitespace-only string")
                 return
             rule = self.model.primitives.get(etype)
             if rule is not None:
@@ -329,10 +333,10 @@ class _Walker:
         if not isinstance(value, dict):
             return  # wrong JSON type: the model check reports it
         if not value:
-            self.out.issues.append(_empty_issue(path, "an empty object"))
+            self._empty(path, "an empty object")
             return
         if value.keys() <= _ID_ONLY:
-            self.out.issues.append(_empty_issue(path, "only an id"))
+            self._empty(path, "only an id")
         if element.binding and etype in ("Coding", "CodeableConcept", "Quantity",
                                          "SimpleQuantity"):
             self.out.bound.append(Bound(path, etype, value, element.binding,
@@ -349,7 +353,7 @@ class _Walker:
     def _primitive_extension(self, value: Any, path: str, res: ResourceCtx) -> None:
         items = value if isinstance(value, list) else [value]
         if isinstance(value, list) and not value:
-            self.out.issues.append(_empty_issue(path, "an empty array"))
+            self._empty(path, "an empty array")
         for index, item in enumerate(items):
             item_path = f"{path}[{index}]" if isinstance(value, list) else path
             if item is None:
@@ -357,7 +361,7 @@ class _Walker:
             if not isinstance(item, dict):
                 continue
             if not item or all(k == "id" for k in item):
-                self.out.issues.append(_empty_issue(item_path, "an empty primitive extension"))
+                self._empty(item_path, "an empty primitive extension")
                 continue
             extensions = item.get("extension")
             if isinstance(extensions, list):
@@ -411,7 +415,7 @@ class _Walker:
                     self.resource(node, path, res, "nested")
                     return
                 if not node:
-                    self.out.issues.append(_empty_issue(path, "an empty object"))
+                    self._empty(path, "an empty object")
                     return
                 if isinstance(node.get("reference"), str):
                     self.out.refs.append(Ref(path, node, None, "", res))
@@ -419,7 +423,7 @@ class _Walker:
                     self.out.codings.append(CodingVisit(path, node, "", res))
             for key, value in node.items():
                 if value is None and not key.startswith("_"):
-                    self.out.issues.append(_empty_issue(f"{path}.{key}", "null"))
+                    self._empty(f"{path}.{key}", "null")
                 elif key == "contained" and isinstance(value, list):
                     # contained resources resolve #id against this one (ref-1, dom-3)
                     for index, item in enumerate(value):
@@ -430,10 +434,10 @@ class _Walker:
                 elif isinstance(value, dict | list):
                     self.generic(value, f"{path}.{key}", res)
                 elif value == "":
-                    self.out.issues.append(_empty_issue(f"{path}.{key}", "an empty string"))
+                    self._empty(f"{path}.{key}", "an empty string")
         elif isinstance(node, list):
             if not node:
-                self.out.issues.append(_empty_issue(path, "an empty array"))
+                self._empty(path, "an empty array")
             for index, item in enumerate(node):
                 if isinstance(item, dict | list):
                     self.generic(item, f"{path}[{index}]", res)
@@ -498,8 +502,7 @@ def check_models(result: Walk) -> list[Issue]:
     from pydantic import ValidationError
 
     complete = model(result.version).complete
-    claimed = result.claimed | {i.location for i in result.issues
-                                if i.message.startswith("ele-1")}
+    claimed = result.claimed
 
     issues: list[Issue] = []
     spoiled = {id(_owner(r)) for r in result.resources
