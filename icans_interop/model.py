@@ -55,14 +55,20 @@ def derived_uid(*parts: str, root: str | None = None) -> str:
 
 def check_uid_root(root: str) -> str:
     """``root`` if it can prefix derived UIDs (a valid UID of at most 40 characters)."""
-    if len(root) > MAX_UID_ROOT or not _UID_RE.match(root):
+    if len(root) > MAX_UID_ROOT or not is_dicom_uid(root):
         raise ValueError(f"UID root {root!r} must be a valid UID of at most {MAX_UID_ROOT} "
                          "characters (digits and dots, no leading zeros)")
     return root
 
 
+def is_dicom_uid(value: str) -> bool:
+    """True for a syntactically valid DICOM UID (PS3.5 9.1: digits and dots, no leading
+    zeros, at most 64 characters)."""
+    return len(value) <= 64 and _UID_RE.fullmatch(value) is not None
+
+
 def _check_uid(value: str) -> str:
-    if len(value) > 64 or not _UID_RE.match(value):
+    if not is_dicom_uid(value):
         raise ValueError(f"{value!r} is not a valid DICOM UID (digits and dots, at most 64 "
                          "characters, no leading zeros)")
     return value

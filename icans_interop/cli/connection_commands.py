@@ -171,11 +171,11 @@ def fetch(
     "text",
 ) -> None:
     """Fetch a study's (or series') SR instances from a PACS over DICOMweb."""
+    from icans_interop.model import is_dicom_uid
     from icans_interop.net import dicomweb as web
-    from icans_interop.net.names import is_uid
 
     for label, uid in (("--study", study), ("--series", series)):
-        if uid is not None and not is_uid(uid):
+        if uid is not None and not is_dicom_uid(uid):
             fail(f"{label} {uid!r} is not a DICOM UID", EXIT_USAGE)
     if not output.is_dir():
         fail(f"cannot write into {output}: no such directory (directories are not created)",

@@ -17,7 +17,8 @@ from icans_interop import fields, terminology
 from icans_interop.fhir import codes
 from icans_interop.fhir.codes import JsonDict
 from icans_interop.fhir.reader_bundle import BundleIndex, Found
-from icans_interop.fhir.values import as_list, as_str, is_dicom_uid, strip_oid
+from icans_interop.fhir.values import as_list, as_str, strip_oid
+from icans_interop.model import is_dicom_uid
 from icans_interop.reading import Provenance
 
 #: Concept-name key of a qualitative evaluation -> (Finding field, value role, repeats).

@@ -22,7 +22,6 @@ from icans_interop.fhir.values import (
     as_dict,
     as_list,
     as_str,
-    is_dicom_uid,
     is_partial_date,
     parse_date,
     parse_instant,
@@ -30,6 +29,7 @@ from icans_interop.fhir.values import (
     strip_oid,
 )
 from icans_interop.issues import Issue
+from icans_interop.model import is_dicom_uid
 
 
 def read_patient(bx: BundleIndex, found: Found) -> JsonDict:

@@ -23,7 +23,6 @@ from typing import Any
 from icans_interop.fhir.codes import JsonDict
 from icans_interop.model import ImagingReport
 
-_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _PARTIAL_DATE = re.compile(r"^[0-9]{4}(-[0-9]{2})?$")
 
 
@@ -111,11 +110,6 @@ def uid_value(uid: str) -> str:
 def strip_oid(value: str) -> str:
     """``value`` without a leading ``urn:oid:`` (any case)."""
     return value[8:] if value.lower().startswith("urn:oid:") else value
-
-
-def is_dicom_uid(value: str) -> bool:
-    """True when ``value`` is a DICOM UID (digits and dots, at most 64 characters)."""
-    return bool(_UID.match(value)) and len(value) <= 64
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,15 +9,8 @@ received text at all (a digest of it); :func:`readable_name` keeps a well-formed
 from __future__ import annotations
 
 import hashlib
-import re
-from typing import Final
 
-_UID: Final = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
-
-
-def is_uid(value: str) -> bool:
-    """True for a syntactically valid DICOM UID (PS3.5 9.1)."""
-    return len(value) <= 64 and _UID.fullmatch(value) is not None
+from icans_interop.model import is_dicom_uid
 
 
 def digest(value: str | bytes) -> str:
@@ -33,6 +26,6 @@ def spool_name(sop_instance_uid: str) -> str:
 
 def readable_name(sop_instance_uid: str, suffix: str = ".dcm") -> str:
     """``<uid>.dcm`` for a valid UID, else ``x-<digest>.dcm``."""
-    if is_uid(sop_instance_uid):
+    if is_dicom_uid(sop_instance_uid):
         return sop_instance_uid + suffix
     return f"x-{digest(sop_instance_uid)}{suffix}"
