@@ -179,3 +179,17 @@ def test_control_characters_are_replaced_not_written() -> None:
     assert back.impression == "a\ufffdb\tc"
     assert back.observer_name == "X^\ufffdY"
     assert back == fhir.writer.fhir_safe(dirty)
+
+
+@pytest.mark.parametrize("name", ["0^^0", "Doe^^Q", "^^Q", "Doe^^Q=^^X", "Doe^John^Q^Dr^Jr",
+                                  "Radiologist^Rita", "Yamada^Tarou=山田^太郎=やまだ^たろう"])
+def test_person_names_survive_the_human_name(name: str) -> None:
+    """A DICOM PN whose middle name has no given name before it cannot be said with
+    HumanName parts alone (``given`` holds given and middle names): its DICOM form rides in
+    ``text`` (hypothesis found ``0^^0`` coming back as ``0^0``); other names stay parts."""
+    from icans_interop.fhir.values import human_names, person_name_of
+
+    names = human_names(name)
+    assert person_name_of(names) == name
+    lossy = "^^" in name.split("=")[0]
+    assert any("^" in n.get("text", "") for n in names) == lossy

@@ -139,7 +139,13 @@ def split_person_name(name: str) -> JsonDict:
         human["prefix"] = [parts[3]]
     if len(parts) > 4 and parts[4]:
         human["suffix"] = [parts[4]]
-    return human or {"text": name}
+    if not human:
+        return {"text": name}
+    if person_name(human) != name.rstrip("^"):
+        # the parts cannot say it (a middle name without a given name, ``Doe^^Q``): the
+        # DICOM form is kept in ``text``, which :func:`person_name` then prefers
+        human["text"] = name
+    return human
 
 
 def human_names(name: str) -> list[JsonDict]:
@@ -160,8 +166,11 @@ def human_names(name: str) -> list[JsonDict]:
 def person_name(name: JsonDict) -> str | None:
     """DICOM PN text of one HumanName (one component group): from its parts, else its
     ``text``."""
+    text = as_str(name.get("text"))
     if not any(name.get(part) for part in ("family", "given", "prefix", "suffix")):
-        return as_str(name.get("text"))
+        return text
+    if text is not None and "^" in text:
+        return text  # the DICOM form, kept where the parts lose something (see above)
     family = as_str(name.get("family")) or ""
     given = [g for g in as_list(name.get("given")) if isinstance(g, str)]
     prefix = [p for p in as_list(name.get("prefix")) if isinstance(p, str)]
