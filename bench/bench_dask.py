@@ -8,31 +8,19 @@ Prints figures only; nothing is asserted.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-from pathlib import Path
 
+from batch_files import ten_finding_files  # bench/, beside this script
 from distributed import LocalCluster
 
-from icans_interop import dicom, fhir
-from icans_interop.model import load_case
 from icans_interop.net.batch import dask_executor
 from icans_interop.validation import runner
 
-ROOT = Path(__file__).resolve().parent.parent
 N_EACH = int(os.environ.get("BENCH_FILES", "300"))
 
 
 def main() -> None:
-    report = load_case((ROOT / "fixtures/valid/ten-findings.json").read_bytes())
-    sr = dicom.to_bytes(dicom.write(report))
-    bundle = fhir.to_json(fhir.write(report)).encode()
-    with tempfile.TemporaryDirectory() as folder:
-        base = Path(folder)
-        for i in range(N_EACH):
-            (base / f"sr-{i:04d}.dcm").write_bytes(sr)
-            (base / f"bundle-{i:04d}.json").write_bytes(bundle)
-        files, _ = runner.collect([base])
+    with ten_finding_files(N_EACH) as files:
         runner.validate_many(files[:20])  # warm imports
         start = time.perf_counter()
         reference = runner.validate_many(files)
